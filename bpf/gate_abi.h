@@ -1,0 +1,100 @@
+/* The contract between gate.bpf.c and userspace/kernel: map layouts, values and events.
+ * Plain C with fixed-size types so both clang -target bpf and the C++ side include it. */
+#ifndef GATEKEEPER_BPF_GATE_ABI_H_
+#define GATEKEEPER_BPF_GATE_ABI_H_
+
+#include <linux/types.h>
+
+/* Bumped whenever anything below changes layout: pins live under v<N>/ in bpffs. */
+#define GK_ABI_VERSION 1
+
+/* Upper bound of prefixes per scope and family. LPM tries allocate per entry, so the bound costs
+ * nothing until used; a policy above it is refused with an error naming the scope. */
+#define GK_MAX_PREFIXES (1u << 22)
+
+#define GK_RINGBUF_BYTES (256u * 1024u)
+
+enum gk_verdict {
+  GK_VERDICT_ALLOW = 1,
+  GK_VERDICT_DENY = 2,
+};
+
+enum gk_direction {
+  GK_DIR_INGRESS = 0,
+  GK_DIR_EGRESS = 1,
+};
+
+/* Rule ids the kernel reports that are not entries of the policy. */
+#define GK_RULE_NONE 0u               /* no entry matched: allowed */
+#define GK_RULE_NO_POLICY 0xffffffffu /* no trie installed: fail closed */
+#define GK_RULE_DEVICE 0xfffffffeu    /* arrived on another device than the gate's */
+
+struct gk_lpm_v4_key {
+  __u32 prefixlen;
+  __u8 addr[4];
+};
+
+struct gk_lpm_v6_key {
+  __u32 prefixlen;
+  __u8 addr[16];
+};
+
+struct gk_rule_value {
+  __u32 rule_id;
+  __u32 verdict; /* enum gk_verdict */
+};
+
+struct gk_counter {
+  __u64 packets;
+  __u64 bytes;
+};
+
+/* Per-CPU; userspace sums the CPUs. */
+struct gk_stats {
+  struct gk_counter allowed[2]; /* by enum gk_direction */
+  struct gk_counter denied[2];
+  /* Host scope only: packets of gate sockets, seen but left to the gate's program. */
+  struct gk_counter delegated[2];
+  __u64 events_sent;
+  __u64 events_suppressed; /* by the in-kernel rate limit */
+  __u64 events_lost;       /* ring buffer full */
+};
+
+#define GK_CFG_HOST (1u << 0)        /* skip (count only) sockets under the gates cgroup */
+#define GK_CFG_BIND_DEVICE (1u << 1) /* ingress only from bound_ifindex */
+
+struct gk_config {
+  __u32 scope_id;
+  __u32 flags;
+  __u64 gates_cgroup_id;    /* GK_CFG_HOST: cgroup id of <base>/gates, 0 = none */
+  __u32 gates_cgroup_level; /* its depth below the cgroup v2 root (root = 0) */
+  __u32 bound_ifindex;      /* GK_CFG_BIND_DEVICE: 0 = device away, nothing gets in */
+  __u64 event_interval_ns;  /* rate limit: at most event_burst events per interval */
+  __u32 event_burst;
+  __u32 pad;
+};
+
+struct gk_ratelimit {
+  __u64 window_start_ns;
+  __u64 count;
+};
+
+#define GK_EVENT_HAS_PORTS (1u << 0)
+
+struct gk_event {
+  __u64 timestamp_ns; /* CLOCK_MONOTONIC */
+  __u32 scope_id;
+  __u32 rule_id;
+  __u32 ifindex;
+  __u32 length;
+  __u8 direction;    /* enum gk_direction */
+  __u8 family;       /* 4 or 6 */
+  __u8 protocol;     /* IPPROTO_* of the transport header found, 0 if none */
+  __u8 flags;        /* GK_EVENT_* */
+  __u16 local_port;  /* host byte order */
+  __u16 remote_port; /* host byte order */
+  __u8 local_addr[16];
+  __u8 remote_addr[16];
+};
+
+#endif /* GATEKEEPER_BPF_GATE_ABI_H_ */

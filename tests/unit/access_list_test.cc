@@ -1,0 +1,308 @@
+#include "policy/access_list.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gatekeeper::policy {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+Origin At(int line, std::string key = "IPAddressAllow") {
+  return Origin{.file = "web.gate", .line = line, .key = std::move(key)};
+}
+
+std::string Quoted(std::string_view token) { return "\"" + std::string(token) + "\""; }
+
+std::vector<std::string> PrefixStrings(const std::vector<Prefix>& prefixes) {
+  std::vector<std::string> out;
+  for (const Prefix& p : prefixes) out.push_back(p.ToString());
+  return out;
+}
+
+std::vector<std::string> EntryStrings(const std::vector<Entry>& entries) {
+  std::vector<std::string> out;
+  for (const Entry& e : entries) out.push_back(e.prefix.ToString());
+  return out;
+}
+
+// ---- ParseToken ----
+
+struct TokenCase {
+  std::string_view token;
+  std::vector<std::string> want;
+};
+
+class ParseTokenValidTest : public ::testing::TestWithParam<TokenCase> {};
+
+TEST_P(ParseTokenValidTest, Parses) {
+  std::vector<Prefix> out;
+  ASSERT_TRUE(ParseToken(GetParam().token, out).ok());
+  EXPECT_EQ(PrefixStrings(out), GetParam().want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tokens, ParseTokenValidTest,
+    ::testing::Values(
+        TokenCase{"any", {"0.0.0.0/0", "::/0"}}, TokenCase{"localhost", {"127.0.0.0/8", "::1/128"}},
+        TokenCase{"link-local", {"169.254.0.0/16", "fe80::/64"}},
+        TokenCase{"multicast", {"224.0.0.0/4", "ff00::/8"}},
+        TokenCase{"192.0.2.1", {"192.0.2.1/32"}}, TokenCase{"192.0.2.7/24", {"192.0.2.0/24"}},
+        TokenCase{"192.0.2.7/32", {"192.0.2.7/32"}}, TokenCase{"198.51.100.200/0", {"0.0.0.0/0"}},
+        TokenCase{"203.0.113.99/26", {"203.0.113.64/26"}},
+        TokenCase{"192.0.2.0/024", {"192.0.2.0/24"}}, TokenCase{"2001:db8::1", {"2001:db8::1/128"}},
+        TokenCase{"2001:db8:abcd::1/32", {"2001:db8::/32"}},
+        TokenCase{"2001:db8::/128", {"2001:db8::/128"}}, TokenCase{"::/0", {"::/0"}},
+        TokenCase{"::ffff:192.0.2.1", {"::ffff:192.0.2.1/128"}},
+        TokenCase{"::ffff:192.0.2.1/120", {"::ffff:192.0.2.0/120"}}));
+
+TEST(ParseTokenTest, AppendsToOutput) {
+  std::vector<Prefix> out;
+  ASSERT_TRUE(ParseToken("192.0.2.1", out).ok());
+  ASSERT_TRUE(ParseToken("localhost", out).ok());
+  EXPECT_THAT(PrefixStrings(out), ElementsAre("192.0.2.1/32", "127.0.0.0/8", "::1/128"));
+}
+
+struct ErrorCase {
+  std::string_view token;
+  std::string_view why;  // part of the reason the message must give
+};
+
+class ParseTokenErrorTest : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ParseTokenErrorTest, RejectsAndNamesTheToken) {
+  const ErrorCase& c = GetParam();
+  std::vector<Prefix> out;
+  absl::Status status = ParseToken(c.token, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr(Quoted(c.token)));
+  EXPECT_THAT(status.message(), HasSubstr(c.why));
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_P(ParseTokenErrorTest, AssignLeavesTheListUnchanged) {
+  const ErrorCase& c = GetParam();
+  AddressList list;
+  ASSERT_TRUE(list.Assign("198.51.100.1", At(1)).ok());
+  // The bad token sits between good ones so that a partial assignment would show.
+  absl::Status status = list.Assign("203.0.113.1 " + std::string(c.token) + " 203.0.113.2", At(2));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr(Quoted(c.token)));
+  EXPECT_THAT(EntryStrings(list.entries()), ElementsAre("198.51.100.1/32"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tokens, ParseTokenErrorTest,
+    ::testing::Values(
+        ErrorCase{"example.com", "not a numeric IP address (host names are not allowed)"},
+        ErrorCase{"www.example.com/24", "host names are not allowed"},
+        ErrorCase{"ANY", "host names are not allowed"},
+        ErrorCase{"Localhost", "host names are not allowed"},
+        ErrorCase{"any/0", "\"any\" takes no prefix length"},
+        ErrorCase{"localhost/8", "\"localhost\" takes no prefix length"},
+        ErrorCase{"192.0.2.0/33", "prefix length 33 exceeds 32 for IPv4"},
+        ErrorCase{"192.0.2.0/4294967328", "prefix length 4294967328 exceeds 32 for IPv4"},
+        ErrorCase{"2001:db8::/129", "prefix length 129 exceeds 128 for IPv6"},
+        ErrorCase{"::ffff:192.0.2.1/129", "exceeds 128 for IPv6"},
+        ErrorCase{"192.0.2.0/", "empty prefix length"},
+        ErrorCase{"2001:db8::/", "empty prefix length"}, ErrorCase{"/24", "missing address"},
+        ErrorCase{"/", "missing address"}, ErrorCase{"192.0.2.0/+8", "is not a decimal number"},
+        ErrorCase{"192.0.2.0/-8", "is not a decimal number"},
+        ErrorCase{"192.0.2.0/0x8", "is not a decimal number"},
+        ErrorCase{"192.0.2.0/24x", "is not a decimal number"},
+        ErrorCase{"192.0.2.0/24/8", "is not a decimal number"},
+        ErrorCase{"192.0.2.0//24", "is not a decimal number"},
+        ErrorCase{"fe80::1%eth0", "zone ids"}, ErrorCase{"fe80::1%eth0/64", "zone ids"},
+        ErrorCase{"192.0.2.256", "not a valid IPv4 address"},
+        ErrorCase{"192.0.2", "not a valid IPv4 address"},
+        ErrorCase{"192.0.2.1x", "host names are not allowed"},
+        ErrorCase{"x192.0.2.1", "host names are not allowed"},
+        ErrorCase{"2001:db8:::1", "not a valid IPv6 address"},
+        ErrorCase{"[2001:db8::1]", "not a valid IPv6 address"},
+        ErrorCase{"192.0.2.1,198.51.100.1", "host names are not allowed"}));
+
+TEST(ParseTokenTest, RejectsBlanksInsideTheToken) {
+  // Assign never hands these over (it splits on blanks), but ParseToken is public.
+  for (std::string_view token : {"192.0.2.0/ 8", " 192.0.2.1", "192.0.2.1 ", "192.0.2.0 /8"}) {
+    std::vector<Prefix> out;
+    absl::Status status = ParseToken(token, out);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_THAT(status.message(), HasSubstr(Quoted(token)));
+  }
+}
+
+TEST(ParseTokenTest, RejectsTheEmptyToken) {
+  std::vector<Prefix> out;
+  absl::Status status = ParseToken("", out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("\"\""));
+}
+
+TEST(ParseTokenTest, EscapesUnprintableBytesInTheMessage) {
+  std::vector<Prefix> out;
+  absl::Status status = ParseToken(std::string_view("192.0.2.1\0\"x", 12), out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr(R"("192.0.2.1\x00\"x")"));
+}
+
+// ---- Assign ----
+
+TEST(AssignTest, SplitsOnSpacesTabsAndNewlines) {
+  AddressList list;
+  ASSERT_TRUE(
+      list.Assign(" 192.0.2.1\t198.51.100.0/24  \t 2001:db8::/32\n203.0.113.5 ", At(3)).ok());
+  EXPECT_THAT(EntryStrings(list.entries()),
+              ElementsAre("192.0.2.1/32", "198.51.100.0/24", "2001:db8::/32", "203.0.113.5/32"));
+}
+
+TEST(AssignTest, KeepsTokenAsWrittenAndOrigin) {
+  AddressList list;
+  ASSERT_TRUE(list.Assign("192.0.2.7/24 localhost", At(7)).ok());
+  ASSERT_EQ(list.entries().size(), 3u);
+  EXPECT_EQ(list.entries()[0].token, "192.0.2.7/24");
+  EXPECT_EQ(list.entries()[0].prefix.ToString(), "192.0.2.0/24");
+  EXPECT_EQ(list.entries()[1].token, "localhost");
+  EXPECT_EQ(list.entries()[2].token, "localhost");
+  for (const Entry& e : list.entries()) {
+    EXPECT_EQ(e.origin.ToString(), "web.gate:7 IPAddressAllow=");
+  }
+}
+
+TEST(AssignTest, AssignmentsAccumulate) {
+  AddressList list;
+  ASSERT_TRUE(list.Assign("192.0.2.1", At(1)).ok());
+  ASSERT_TRUE(list.Assign("198.51.100.1 192.0.2.1", At(2)).ok());
+  EXPECT_THAT(EntryStrings(list.entries()),
+              ElementsAre("192.0.2.1/32", "198.51.100.1/32", "192.0.2.1/32"));
+  EXPECT_EQ(list.entries()[0].origin.line, 1);
+  EXPECT_EQ(list.entries()[2].origin.line, 2);
+}
+
+TEST(AssignTest, EmptyValueResets) {
+  AddressList list;
+  ASSERT_TRUE(list.Assign("any", At(1)).ok());
+  ASSERT_FALSE(list.empty());
+  ASSERT_TRUE(list.Assign("", At(2)).ok());
+  EXPECT_TRUE(list.empty());
+  ASSERT_TRUE(list.Assign("192.0.2.1", At(3)).ok());
+  EXPECT_THAT(EntryStrings(list.entries()), ElementsAre("192.0.2.1/32"));
+}
+
+TEST(AssignTest, BlankValueResets) {
+  AddressList list;
+  ASSERT_TRUE(list.Assign("any", At(1)).ok());
+  ASSERT_TRUE(list.Assign(" \t  \t", At(2)).ok());
+  EXPECT_TRUE(list.empty());
+}
+
+TEST(AssignTest, ResetOfAnEmptyListIsFine) {
+  AddressList list;
+  EXPECT_TRUE(list.Assign("", At(1)).ok());
+  EXPECT_TRUE(list.empty());
+}
+
+TEST(AssignTest, ErrorNamesTheFirstBadToken) {
+  AddressList list;
+  absl::Status status = list.Assign("192.0.2.1 first.example 192.0.2.0/99 second.example", At(4));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("\"first.example\""));
+  EXPECT_THAT(status.message(), Not(HasSubstr("192.0.2.0/99")));
+  EXPECT_THAT(status.message(), Not(HasSubstr("second.example")));
+  EXPECT_TRUE(list.empty());
+}
+
+TEST(AssignTest, ErrorDoesNotReset) {
+  // A value with a bad token is not an empty assignment even if nothing valid is in it.
+  AddressList list;
+  ASSERT_TRUE(list.Assign("192.0.2.1", At(1)).ok());
+  EXPECT_FALSE(list.Assign("example.com", At(2)).ok());
+  EXPECT_THAT(EntryStrings(list.entries()), ElementsAre("192.0.2.1/32"));
+}
+
+TEST(AssignTest, ErrorMessageMatchesTheDocumentedForm) {
+  AddressList list;
+  EXPECT_EQ(list.Assign("192.0.2.0/33", At(1)).message(),
+            "invalid address prefix \"192.0.2.0/33\": prefix length 33 exceeds 32 for IPv4");
+  EXPECT_EQ(list.Assign("example.com", At(1)).message(),
+            "invalid address prefix \"example.com\": not a numeric IP address (host names are not "
+            "allowed)");
+  EXPECT_EQ(list.Assign("192.0.2.0/", At(1)).message(),
+            "invalid address prefix \"192.0.2.0/\": empty prefix length");
+}
+
+// ---- Origin ----
+
+TEST(OriginTest, ToString) {
+  EXPECT_EQ(At(7).ToString(), "web.gate:7 IPAddressAllow=");
+  EXPECT_EQ(At(12, "IPAddressDeny").ToString(), "web.gate:12 IPAddressDeny=");
+  EXPECT_EQ((Origin{.file = "host.conf", .line = 3}).ToString(), "host.conf:3");
+  EXPECT_EQ((Origin{.key = "IPAddressAllow", .source = "wg0 peer abc="}).ToString(),
+            "wg0 peer abc= IPAddressAllow=");
+  EXPECT_EQ(
+      (Origin{.file = "ignored", .line = 1, .key = "IPAddressDeny", .source = "dns"}).ToString(),
+      "dns IPAddressDeny=");
+  EXPECT_EQ((Origin{.source = "etcd set blocked"}).ToString(), "etcd set blocked");
+}
+
+// ---- Reduce ----
+
+std::vector<Entry> Entries(std::initializer_list<std::string_view> values) {
+  AddressList list;
+  int line = 0;
+  for (std::string_view value : values) {
+    EXPECT_TRUE(list.Assign(value, At(++line)).ok()) << value;
+  }
+  return list.entries();
+}
+
+TEST(ReduceTest, EmptyStaysEmpty) { EXPECT_TRUE(Reduce({}).empty()); }
+
+TEST(ReduceTest, DropsCoveredPrefixes) {
+  std::vector<Entry> reduced = Reduce(Entries(
+      {"192.0.2.128/25 192.0.2.1", "192.0.2.0/24", "192.0.2.0/26 198.51.100.0/24 198.51.100.9"}));
+  EXPECT_THAT(EntryStrings(reduced), ElementsAre("192.0.2.0/24", "198.51.100.0/24"));
+}
+
+TEST(ReduceTest, SortsByFamilyAddressLength) {
+  std::vector<Entry> reduced =
+      Reduce(Entries({"2001:db8::/48 203.0.113.0/24", "192.0.2.128/25 2001:db8:1::/48",
+                      "192.0.2.0/25 198.51.100.1"}));
+  EXPECT_THAT(EntryStrings(reduced),
+              ElementsAre("192.0.2.0/25", "192.0.2.128/25", "198.51.100.1/32", "203.0.113.0/24",
+                          "2001:db8::/48", "2001:db8:1::/48"));
+}
+
+TEST(ReduceTest, EqualPrefixesKeepTheFirstAssigned) {
+  std::vector<Entry> reduced = Reduce(Entries({"192.0.2.7/24", "192.0.2.0/24", "192.0.2.9/24"}));
+  ASSERT_EQ(reduced.size(), 1u);
+  EXPECT_EQ(reduced[0].token, "192.0.2.7/24");
+  EXPECT_EQ(reduced[0].origin.line, 1);
+}
+
+TEST(ReduceTest, FamiliesDoNotCoverEachOther) {
+  std::vector<Entry> reduced = Reduce(Entries({"0.0.0.0/0", "::ffff:192.0.2.1 ::/0"}));
+  EXPECT_THAT(EntryStrings(reduced), ElementsAre("0.0.0.0/0", "::/0"));
+}
+
+TEST(ReduceTest, AnyCoversEverything) {
+  std::vector<Entry> reduced =
+      Reduce(Entries({"192.0.2.1 localhost 2001:db8::/32", "multicast link-local", "any"}));
+  EXPECT_THAT(EntryStrings(reduced), ElementsAre("0.0.0.0/0", "::/0"));
+  EXPECT_EQ(reduced[0].token, "any");
+}
+
+TEST(ReduceTest, KeepsAdjacentAndNestedSiblings) {
+  // A covered prefix between two that it does not cover must not hide the later one.
+  std::vector<Entry> reduced =
+      Reduce(Entries({"192.0.2.0/24 192.0.2.0/25 192.0.2.200 198.51.100.0/25 198.51.100.128/25"}));
+  EXPECT_THAT(EntryStrings(reduced),
+              ElementsAre("192.0.2.0/24", "198.51.100.0/25", "198.51.100.128/25"));
+}
+
+}  // namespace
+}  // namespace gatekeeper::policy

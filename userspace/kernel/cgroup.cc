@@ -1,0 +1,108 @@
+#include "kernel/cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "common/errno_status.h"
+#include "common/status_macros.h"
+
+namespace gatekeeper::kernel {
+
+using common::ErrnoStatus;
+using common::UniqueFd;
+
+absl::StatusOr<Cgroup> Cgroup::Open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open cgroup ", path));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat cgroup ", path));
+  return Cgroup(path, std::move(fd), st.st_ino);
+}
+
+absl::StatusOr<Cgroup> Cgroup::CreateOrOpen(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create cgroup ", path));
+  return Open(path);
+}
+
+namespace {
+
+absl::Status WriteFileAt(int dirfd, const std::string& dir, const char* name,
+                         absl::string_view value) {
+  UniqueFd fd(::openat(dirfd, name, O_WRONLY | O_CLOEXEC));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open ", dir, "/", name));
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    return ErrnoStatus(errno, absl::StrCat("write '", value, "' to ", dir, "/", name));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Cgroup::AddProcess(pid_t pid) const {
+  return WriteFileAt(fd_.get(), path_, "cgroup.procs", absl::StrCat(pid));
+}
+
+absl::Status Cgroup::KillAll() const { return WriteFileAt(fd_.get(), path_, "cgroup.kill", "1"); }
+
+absl::Status RemoveCgroupTree(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return absl::OkStatus();
+  // Only directories are children; the control files inside cannot (and need not) be removed.
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (entry.is_directory()) GK_RETURN_IF_ERROR(RemoveCgroupTree(entry.path().string()));
+  }
+  if (ec) return ErrnoStatus(ec.value(), absl::StrCat("list cgroup ", path));
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("remove cgroup ", path,
+                                           errno == EBUSY ? " (processes still inside)" : ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint32_t> CgroupLevel(const std::string& cgroup2_mount, const std::string& path) {
+  const std::filesystem::path root = std::filesystem::path(cgroup2_mount).lexically_normal();
+  const std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+  const std::filesystem::path rel = p.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cgroup ", path, " is not inside the cgroup v2 mount ", cgroup2_mount));
+  }
+  uint32_t level = 0;
+  for (const auto& part : rel) {
+    if (part != "." && !part.empty()) ++level;
+  }
+  return level;
+}
+
+absl::StatusOr<std::string> CgroupOfProcess(const std::string& cgroup2_mount, pid_t pid) {
+  const std::string file = pid == 0 ? "/proc/self/cgroup" : absl::StrCat("/proc/", pid, "/cgroup");
+  std::ifstream in(file);
+  if (!in) return ErrnoStatus(errno, absl::StrCat("read ", file));
+  std::string line;
+  while (std::getline(in, line)) {
+    absl::string_view rest = line;
+    if (absl::ConsumePrefix(&rest, "0::")) {
+      std::string out = cgroup2_mount;
+      if (rest != "/") absl::StrAppend(&out, rest);
+      return out;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(file, " has no cgroup v2 (0::) line"));
+}
+
+}  // namespace gatekeeper::kernel

@@ -1,0 +1,105 @@
+#include "kernel/engine.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/errno_status.h"
+#include "common/status_macros.h"
+#include "gate_abi.h"
+#include "kernel/bpffs.h"
+
+namespace gatekeeper::kernel {
+
+using common::ErrnoStatus;
+using common::UniqueFd;
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
+                                                     KernelProbe& probe) {
+  GK_RETURN_IF_ERROR(CheckKernelSupport(probe));
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->cgroup2_mount_ = *probe.Cgroup2Mount();
+  engine->bpffs_dir_ = options.bpffs_dir;
+  engine->pin_dir_ = absl::StrCat(options.bpffs_dir, "/v", GK_ABI_VERSION);
+  GK_RETURN_IF_ERROR(PrepareBpffsDir(engine->pin_dir_));
+
+  const std::string events_pin = absl::StrCat(engine->pin_dir_, "/events");
+  engine->events_.reset(bpf_obj_get(events_pin.c_str()));
+  if (!engine->events_) {
+    if (errno != ENOENT) return ErrnoStatus(errno, absl::StrCat("open BPF pin ", events_pin));
+    LIBBPF_OPTS(bpf_map_create_opts, opts);
+    engine->events_.reset(
+        bpf_map_create(BPF_MAP_TYPE_RINGBUF, "gk_events", 0, 0, GK_RINGBUF_BYTES, &opts));
+    if (!engine->events_) return ErrnoStatus(errno, "create the denial-event ring buffer");
+    if (bpf_obj_pin(engine->events_.get(), events_pin.c_str()) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("pin ", events_pin));
+    }
+  }
+  return engine;
+}
+
+std::string Engine::ScopePinDir(const std::string& name) const {
+  // bpffs refuses names with a dot (EPERM), and gate scopes are named "web.socket": escape every
+  // byte outside [A-Za-z0-9-] as _XX, which also keeps distinct names distinct.
+  std::string escaped;
+  for (const unsigned char c : name) {
+    if (absl::ascii_isalnum(c) || c == '-') {
+      escaped.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&escaped, "_", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return absl::StrCat(pin_dir_, "/scopes/", escaped);
+}
+
+absl::StatusOr<Scope*> Engine::AttachScope(const ScopeSpec& spec,
+                                           const policy::CompiledPolicy& policy) {
+  if (spec.name.empty() || spec.name.find('/') != std::string::npos || spec.name[0] == '.') {
+    return absl::InvalidArgumentError(absl::StrCat("invalid scope name \"", spec.name, "\""));
+  }
+  if (scopes_.contains(spec.name)) {
+    return absl::AlreadyExistsError(absl::StrCat("scope ", spec.name, " is already attached"));
+  }
+  const std::string dir = ScopePinDir(spec.name);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    absl::StatusOr<Scope> adopted = Scope::Adopt(spec, cgroup2_mount_, dir);
+    if (adopted.ok()) {
+      GK_RETURN_IF_ERROR(adopted->ReplacePolicy(policy));
+      return &scopes_.insert_or_assign(spec.name, *std::move(adopted)).first->second;
+    }
+    if (!absl::IsNotFound(adopted.status())) return adopted.status();
+    // Detached or half-written pins filter nothing any more: replace them.
+    GK_RETURN_IF_ERROR(RemovePinTree(dir));
+  }
+  GK_ASSIGN_OR_RETURN(Scope scope, Scope::Create(spec, policy, events_.get(), cgroup2_mount_, dir));
+  return &scopes_.insert_or_assign(spec.name, std::move(scope)).first->second;
+}
+
+Scope* Engine::FindScope(const std::string& name) {
+  auto it = scopes_.find(name);
+  return it == scopes_.end() ? nullptr : &it->second;
+}
+
+absl::Status Engine::RemoveScope(const std::string& name) {
+  auto it = scopes_.find(name);
+  if (it == scopes_.end()) return absl::NotFoundError(absl::StrCat("no scope ", name));
+  GK_RETURN_IF_ERROR(it->second.Remove());
+  scopes_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::Status Engine::RemoveAll() {
+  while (!scopes_.empty()) GK_RETURN_IF_ERROR(RemoveScope(scopes_.begin()->first));
+  events_.reset();
+  GK_RETURN_IF_ERROR(RemovePinTree(pin_dir_));
+  // The parent is ours too when nothing else lives in it (other ABI versions might).
+  std::error_code ec;
+  if (std::filesystem::is_empty(bpffs_dir_, ec)) std::filesystem::remove(bpffs_dir_, ec);
+  return absl::OkStatus();
+}
+
+}  // namespace gatekeeper::kernel

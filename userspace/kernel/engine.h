@@ -1,0 +1,63 @@
+// The kernel side of one gatekeeper instance: its pin directory, the shared denial-event ring
+// buffer and its scopes.
+#ifndef GATEKEEPER_KERNEL_ENGINE_H_
+#define GATEKEEPER_KERNEL_ENGINE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/unique_fd.h"
+#include "kernel/kernel_support.h"
+#include "kernel/scope.h"
+#include "policy/compiler.h"
+
+namespace gatekeeper::kernel {
+
+struct EngineOptions {
+  // Pins go to <bpffs_dir>/v<GK_ABI_VERSION>/. Tests and parallel instances pass unique ones.
+  std::string bpffs_dir = "/sys/fs/bpf/gatekeeper";
+};
+
+class Engine {
+ public:
+  // Checks kernel support first: a missing feature is an error, never a silent fail-open.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const EngineOptions& options,
+                                                      KernelProbe& probe);
+
+  // Attaches a scope with `policy`. When a previous daemon left this scope's pins and its links
+  // are still attached to the spec's cgroup, they are adopted and the policy is swapped in, so
+  // the filter never lapses. Pins whose links were detached are stale and are replaced. Links
+  // still attached to another cgroup (the directory was re-created) are an error: sockets of the
+  // old cgroup may still depend on them.
+  absl::StatusOr<Scope*> AttachScope(const ScopeSpec& spec, const policy::CompiledPolicy& policy);
+  Scope* FindScope(const std::string& name);
+  // Detaches and unpins a scope (see Scope::Remove for when that is safe).
+  absl::Status RemoveScope(const std::string& name);
+  // Removes every scope and the whole pin directory: uninstall, and test clean-up.
+  absl::Status RemoveAll();
+
+  const std::string& cgroup2_mount() const { return cgroup2_mount_; }
+  const std::string& pin_dir() const { return pin_dir_; }
+  int events_fd() const { return events_.get(); }
+
+  // Destroying the engine keeps pins and links in place (fail closed for a crashed or stopped
+  // daemon); only RemoveScope/RemoveAll take filters away.
+  ~Engine() = default;
+
+ private:
+  Engine() = default;
+  std::string ScopePinDir(const std::string& name) const;
+
+  std::string bpffs_dir_;
+  std::string pin_dir_;
+  std::string cgroup2_mount_;
+  common::UniqueFd events_;
+  std::map<std::string, Scope> scopes_;
+};
+
+}  // namespace gatekeeper::kernel
+
+#endif  // GATEKEEPER_KERNEL_ENGINE_H_

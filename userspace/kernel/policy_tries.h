@@ -1,0 +1,26 @@
+// Builds the LPM tries of a compiled policy off to the side, ready to be swapped in.
+#ifndef GATEKEEPER_KERNEL_POLICY_TRIES_H_
+#define GATEKEEPER_KERNEL_POLICY_TRIES_H_
+
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/unique_fd.h"
+#include "policy/compiler.h"
+
+namespace gatekeeper::kernel {
+
+struct PolicyTries {
+  common::UniqueFd v4;
+  common::UniqueFd v6;
+};
+
+// Creates one trie per family and fills it with sorted batch updates. `scope` names the scope in
+// errors, e.g. when the policy holds more prefixes than a trie takes (GK_MAX_PREFIXES).
+absl::StatusOr<PolicyTries> BuildPolicyTries(const policy::CompiledPolicy& policy,
+                                             absl::string_view scope);
+
+}  // namespace gatekeeper::kernel
+
+#endif  // GATEKEEPER_KERNEL_POLICY_TRIES_H_

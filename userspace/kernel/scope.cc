@@ -1,0 +1,296 @@
+#include "kernel/scope.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/errno_status.h"
+#include "common/status_macros.h"
+#include "gate_abi.h"
+#include "kernel/bpffs.h"
+#include "kernel/cgroup.h"
+#include "kernel/gate_skeleton.h"
+#include "kernel/policy_tries.h"
+
+namespace gatekeeper::kernel {
+namespace {
+
+using common::ErrnoStatus;
+using common::UniqueFd;
+
+constexpr const char* kIngressPin = "ingress";
+constexpr const char* kEgressPin = "egress";
+constexpr const char* kPolicyV4Pin = "policy_v4";
+constexpr const char* kPolicyV6Pin = "policy_v6";
+constexpr const char* kConfigPin = "config";
+constexpr const char* kStatsPin = "stats";
+
+absl::StatusOr<UniqueFd> Dup(int fd, absl::string_view what) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) return ErrnoStatus(errno, absl::StrCat("dup ", what));
+  return copy;
+}
+
+std::string PinPath(const std::string& dir, const char* name) {
+  return absl::StrCat(dir, "/", name);
+}
+
+absl::StatusOr<UniqueFd> OpenPin(const std::string& dir, const char* name) {
+  const std::string path = PinPath(dir, name);
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("open BPF pin ", path));
+  return fd;
+}
+
+absl::StatusOr<bpf_link_info> LinkInfo(int link_fd) {
+  bpf_link_info info{};
+  __u32 len = sizeof(info);
+  // libbpf 1.1 has no bpf_link_get_info_by_fd; the generic call fills the same struct.
+  if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) {
+    return ErrnoStatus(errno, "read BPF link info");
+  }
+  return info;
+}
+
+absl::Status CheckAttached(int link_fd, const Cgroup& cgroup, bpf_attach_type type,
+                           const std::string& pin) {
+  GK_ASSIGN_OR_RETURN(bpf_link_info info, LinkInfo(link_fd));
+  if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.attach_type != type) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("BPF pin ", pin, " is not a cgroup link of the expected kind"));
+  }
+  // NotFound: the link filters nothing any more, its pins may go. FailedPrecondition: it still
+  // filters a cgroup that was removed and re-created, whose sockets may depend on it.
+  if (info.cgroup.cgroup_id == 0) {
+    return absl::NotFoundError(absl::StrCat("BPF link ", pin, " is detached"));
+  }
+  if (info.cgroup.cgroup_id != cgroup.id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("BPF link ", pin, " is still attached to an earlier cgroup at ", cgroup.path(),
+                     " (cgroup id ", info.cgroup.cgroup_id, ", now ", cgroup.id(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Scope::WriteConfig(const std::string& cgroup2_mount) {
+  gk_config cfg{};
+  cfg.scope_id = spec_.id;
+  if (spec_.host) {
+    cfg.flags |= GK_CFG_HOST;
+    if (!spec_.gates_cgroup_path.empty()) {
+      GK_ASSIGN_OR_RETURN(Cgroup gates, Cgroup::CreateOrOpen(spec_.gates_cgroup_path));
+      GK_ASSIGN_OR_RETURN(cfg.gates_cgroup_level,
+                          CgroupLevel(cgroup2_mount, spec_.gates_cgroup_path));
+      cfg.gates_cgroup_id = gates.id();
+    }
+  }
+  if (spec_.bound_ifindex) {
+    cfg.flags |= GK_CFG_BIND_DEVICE;
+    cfg.bound_ifindex = *spec_.bound_ifindex;
+  }
+  cfg.event_burst = spec_.events.burst;
+  cfg.event_interval_ns = absl::ToInt64Nanoseconds(spec_.events.interval);
+  const __u32 zero = 0;
+  if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": write config"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::CompiledPolicy& policy,
+                                    int events_fd, const std::string& cgroup2_mount,
+                                    const std::string& pin_dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(pin_dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("scope ", spec.name, ": pins already exist in ", pin_dir));
+  }
+  GK_ASSIGN_OR_RETURN(Cgroup cgroup, Cgroup::CreateOrOpen(spec.cgroup_path));
+
+  Scope scope;
+  scope.spec_ = spec;
+  scope.pin_dir_ = pin_dir;
+  scope.cgroup_id_ = cgroup.id();
+
+  GateSkeleton skel(gate__open());
+  if (!skel) return ErrnoStatus(errno, absl::StrCat("scope ", spec.name, ": open BPF object"));
+  if (int err = bpf_map__reuse_fd(skel->maps.events, events_fd); err != 0) {
+    return ErrnoStatus(err, absl::StrCat("scope ", spec.name, ": share the event ring buffer"));
+  }
+  if (int err = gate__load(skel.get()); err != 0) {
+    return ErrnoStatus(err, absl::StrCat("scope ", spec.name, ": load BPF programs"));
+  }
+  GK_ASSIGN_OR_RETURN(scope.policy_v4_, Dup(bpf_map__fd(skel->maps.policy_v4), "policy_v4"));
+  GK_ASSIGN_OR_RETURN(scope.policy_v6_, Dup(bpf_map__fd(skel->maps.policy_v6), "policy_v6"));
+  GK_ASSIGN_OR_RETURN(scope.config_, Dup(bpf_map__fd(skel->maps.config), "config"));
+  GK_ASSIGN_OR_RETURN(scope.stats_, Dup(bpf_map__fd(skel->maps.stats), "stats"));
+
+  // Policy before attachment: the programs fail closed without one, so order is for clarity.
+  GK_RETURN_IF_ERROR(scope.WriteConfig(cgroup2_mount));
+  GK_RETURN_IF_ERROR(scope.ReplacePolicy(policy));
+
+  struct Attach {
+    bpf_program* prog;
+    bpf_attach_type type;
+    UniqueFd* link;
+  };
+  for (const Attach& a :
+       {Attach{skel->progs.gk_ingress, BPF_CGROUP_INET_INGRESS, &scope.ingress_link_},
+        Attach{skel->progs.gk_egress, BPF_CGROUP_INET_EGRESS, &scope.egress_link_}}) {
+    // A bpf_link attaches with BPF_F_ALLOW_MULTI semantics: other programs on the path still run.
+    a.link->reset(bpf_link_create(bpf_program__fd(a.prog), cgroup.fd(), a.type, nullptr));
+    if (!*a.link) {
+      return ErrnoStatus(errno,
+                         absl::StrCat("scope ", spec.name, ": attach ", bpf_program__name(a.prog),
+                                      " to cgroup ", spec.cgroup_path));
+    }
+  }
+
+  std::filesystem::create_directories(pin_dir, ec);
+  if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create BPF pin directory ", pin_dir));
+  const std::pair<const char*, int> pins[] = {
+      {kPolicyV4Pin, scope.policy_v4_.get()},   {kPolicyV6Pin, scope.policy_v6_.get()},
+      {kConfigPin, scope.config_.get()},        {kStatsPin, scope.stats_.get()},
+      {kIngressPin, scope.ingress_link_.get()}, {kEgressPin, scope.egress_link_.get()},
+  };
+  for (const auto& [name, fd] : pins) {
+    const std::string path = PinPath(pin_dir, name);
+    if (bpf_obj_pin(fd, path.c_str()) != 0) {
+      const int err = errno;
+      (void)RemovePinTree(pin_dir);  // the links detach when their fds close on return
+      return ErrnoStatus(err, absl::StrCat("pin ", path));
+    }
+  }
+  return scope;
+}
+
+absl::StatusOr<Scope> Scope::Adopt(const ScopeSpec& spec, const std::string& cgroup2_mount,
+                                   const std::string& pin_dir) {
+  // A missing directory is made anew, so a link still attached to the removed one shows up as
+  // attached elsewhere instead of being taken for stale.
+  GK_ASSIGN_OR_RETURN(Cgroup cgroup, Cgroup::CreateOrOpen(spec.cgroup_path));
+  Scope scope;
+  scope.spec_ = spec;
+  scope.pin_dir_ = pin_dir;
+  scope.cgroup_id_ = cgroup.id();
+  GK_ASSIGN_OR_RETURN(scope.ingress_link_, OpenPin(pin_dir, kIngressPin));
+  GK_ASSIGN_OR_RETURN(scope.egress_link_, OpenPin(pin_dir, kEgressPin));
+  GK_RETURN_IF_ERROR(CheckAttached(scope.ingress_link_.get(), cgroup, BPF_CGROUP_INET_INGRESS,
+                                   PinPath(pin_dir, kIngressPin)));
+  GK_RETURN_IF_ERROR(CheckAttached(scope.egress_link_.get(), cgroup, BPF_CGROUP_INET_EGRESS,
+                                   PinPath(pin_dir, kEgressPin)));
+  GK_ASSIGN_OR_RETURN(scope.policy_v4_, OpenPin(pin_dir, kPolicyV4Pin));
+  GK_ASSIGN_OR_RETURN(scope.policy_v6_, OpenPin(pin_dir, kPolicyV6Pin));
+  GK_ASSIGN_OR_RETURN(scope.config_, OpenPin(pin_dir, kConfigPin));
+  GK_ASSIGN_OR_RETURN(scope.stats_, OpenPin(pin_dir, kStatsPin));
+  GK_RETURN_IF_ERROR(scope.WriteConfig(cgroup2_mount));
+  return scope;
+}
+
+absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
+  GK_ASSIGN_OR_RETURN(PolicyTries tries, BuildPolicyTries(policy, spec_.name));
+  const __u32 zero = 0;
+  // Remember the trie in place so a failed second swap can put the first one back.
+  __u32 old_v4_id = 0;
+  const bool had_v4 = bpf_map_lookup_elem(policy_v4_.get(), &zero, &old_v4_id) == 0;
+  int fd = tries.v4.get();
+  if (bpf_map_update_elem(policy_v4_.get(), &zero, &fd, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in the IPv4 policy"));
+  }
+  fd = tries.v6.get();
+  if (bpf_map_update_elem(policy_v6_.get(), &zero, &fd, BPF_ANY) != 0) {
+    const absl::Status failed =
+        ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in the IPv6 policy"));
+    if (had_v4) {
+      UniqueFd old(bpf_map_get_fd_by_id(old_v4_id));
+      int old_fd = old.get();
+      if (!old || bpf_map_update_elem(policy_v4_.get(), &zero, &old_fd, BPF_ANY) != 0) {
+        return absl::InternalError(
+            absl::StrCat(failed.message(),
+                         "; the IPv4 policy is already the new one and could not be "
+                         "restored"));
+      }
+    }
+    return failed;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scope::SetBoundDevice(std::optional<uint32_t> ifindex) {
+  const __u32 zero = 0;
+  gk_config cfg{};
+  if (bpf_map_lookup_elem(config_.get(), &zero, &cfg) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": read config"));
+  }
+  cfg.flags = ifindex ? (cfg.flags | GK_CFG_BIND_DEVICE) : (cfg.flags & ~GK_CFG_BIND_DEVICE);
+  cfg.bound_ifindex = ifindex.value_or(0);
+  if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": write config"));
+  }
+  spec_.bound_ifindex = ifindex;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ScopeStats> Scope::ReadStats() const {
+  const int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return ErrnoStatus(-ncpus, "count possible CPUs");
+  std::vector<gk_stats> per_cpu(ncpus);
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(stats_.get(), &zero, per_cpu.data()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": read counters"));
+  }
+  ScopeStats out;
+  auto add = [](Counter& to, const gk_counter& from) {
+    to.packets += from.packets;
+    to.bytes += from.bytes;
+  };
+  for (const gk_stats& s : per_cpu) {
+    for (int d = 0; d < 2; ++d) {
+      add(out.allowed[d], s.allowed[d]);
+      add(out.denied[d], s.denied[d]);
+      add(out.delegated[d], s.delegated[d]);
+    }
+    out.events_sent += s.events_sent;
+    out.events_suppressed += s.events_suppressed;
+    out.events_lost += s.events_lost;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<uint32_t>> Scope::ProgramIds() const {
+  std::vector<uint32_t> ids;
+  for (int fd : {ingress_link_.get(), egress_link_.get()}) {
+    GK_ASSIGN_OR_RETURN(bpf_link_info info, LinkInfo(fd));
+    ids.push_back(info.prog_id);
+  }
+  return ids;
+}
+
+absl::StatusOr<UniqueFd> Scope::ProgramFd(Direction direction) const {
+  GK_ASSIGN_OR_RETURN(
+      bpf_link_info info,
+      LinkInfo(direction == Direction::kIngress ? ingress_link_.get() : egress_link_.get()));
+  UniqueFd fd(bpf_prog_get_fd_by_id(info.prog_id));
+  if (!fd) return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": open program"));
+  return fd;
+}
+
+absl::Status Scope::Remove() {
+  GK_RETURN_IF_ERROR(RemovePinTree(pin_dir_));
+  // With the pins gone, closing our fds releases the links: the programs detach.
+  ingress_link_.reset();
+  egress_link_.reset();
+  return absl::OkStatus();
+}
+
+}  // namespace gatekeeper::kernel

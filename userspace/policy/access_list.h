@@ -1,0 +1,64 @@
+// IPAddressAllow= / IPAddressDeny= lists with systemd's semantics (systemd.resource-control(5)).
+#ifndef GATEKEEPER_POLICY_ACCESS_LIST_H_
+#define GATEKEEPER_POLICY_ACCESS_LIST_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "policy/address.h"
+
+namespace gatekeeper::policy {
+
+// Where an entry came from, so that `explain` and denial logs can name it. Later sources (a
+// WireGuard peer, a DNS name) fill `source` instead of file/line.
+struct Origin {
+  std::string file;
+  int line = 0;
+  std::string key;     // "IPAddressAllow", "IPAddressDeny"
+  std::string source;  // non-file sources, e.g. "wg0 peer <key>"; empty for files
+
+  // "web.gate:7 IPAddressAllow=" or "<source> IPAddressAllow="
+  std::string ToString() const;
+};
+
+struct Entry {
+  Prefix prefix;
+  std::string token;  // as written: "localhost", "192.0.2.7/24"
+  Origin origin;
+};
+
+// One list of one scope. Assignments accumulate; an empty assignment resets the list.
+class AddressList {
+ public:
+  // Applies one assignment's value (whitespace-separated tokens). An empty or all-blank value
+  // clears the list. On error nothing is added and the message names the offending token, e.g.
+  // `invalid address prefix "example.com": host names are not allowed`.
+  absl::Status Assign(std::string_view value, const Origin& origin);
+
+  // Every entry in assignment order, duplicates and covered prefixes included.
+  const std::vector<Entry>& entries() const { return entries_; }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// The two lists of one scope (host, a gate's socket, a gate's service).
+struct AccessLists {
+  AddressList allow;
+  AddressList deny;
+};
+
+// Parses one token into the prefixes it stands for (special words give two: IPv4 and IPv6).
+// Exposed for the fuzzer and for tests.
+absl::Status ParseToken(std::string_view token, std::vector<Prefix>& out);
+
+// Drops entries whose prefix is covered by another entry's prefix (systemd's reduce step); among
+// equal prefixes the first assigned stays. Output is sorted by family, address, length.
+std::vector<Entry> Reduce(const std::vector<Entry>& entries);
+
+}  // namespace gatekeeper::policy
+
+#endif  // GATEKEEPER_POLICY_ACCESS_LIST_H_
