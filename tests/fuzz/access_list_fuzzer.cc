@@ -58,7 +58,11 @@ bool SameEntries(const std::vector<Entry>& a, const std::vector<Entry>& b) {
 // Applies one assignment and checks all-or-nothing, accumulation and reset.
 void AssignAndCheck(AddressList& list, std::string_view value, int line) {
   std::vector<Entry> before = list.entries();
-  absl::Status status = list.Assign(value, Origin{.file = "fuzz", .line = line, .key = "K"});
+  Origin origin;
+  origin.file = "fuzz";
+  origin.line = line;
+  origin.key = "K";
+  absl::Status status = list.Assign(value, origin);
   if (!status.ok()) {
     CheckError(status);
     FUZZ_CHECK(SameEntries(before, list.entries()));

@@ -29,7 +29,7 @@ void EngineFixture::SetUp() {
   cgroup_root_ = absl::StrCat(*cgroup2, "/gk-test-", tag);
   bpffs_dir_ = absl::StrCat("/sys/fs/bpf/gk-test-", tag);
   ASSERT_TRUE(kernel::Cgroup::CreateOrOpen(cgroup_root_).ok());
-  auto engine = kernel::Engine::Open({.bpffs_dir = bpffs_dir_}, probe);
+  auto engine = kernel::Engine::Open(Options(), probe);
   ASSERT_TRUE(engine.ok()) << engine.status();
   engine_ = *std::move(engine);
 
@@ -67,6 +67,11 @@ void EngineFixture::TearDown() {
   EXPECT_FALSE(std::filesystem::exists(cgroup_root_, ec)) << cgroup_root_;
   EXPECT_FALSE(std::filesystem::exists(bpffs_dir_, ec)) << bpffs_dir_;
   EXPECT_TRUE(NoChildProcesses());
+}
+
+kernel::EngineOptions EngineFixture::Options() {
+  return {.bpffs_dir = bpffs_dir_,
+          .warn = [this](const std::string& message) { warnings_.push_back(message); }};
 }
 
 policy::CompiledPolicy EngineFixture::Policy(const std::string& allow, const std::string& deny) {

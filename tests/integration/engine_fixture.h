@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "kernel/engine.h"
@@ -32,11 +33,13 @@ class EngineFixture : public ::testing::Test {
   // A scope named `name` on <test cgroup>/<name>.
   kernel::ScopeSpec Spec(const std::string& name, uint32_t id = 1) const;
   // A listening TCP (or bound UDP) socket made inside `cgroup_path`, in the server namespace.
+  kernel::EngineOptions Options();
   common::UniqueFd ListenIn(const std::string& cgroup_path, const std::string& ip, int type);
 
   std::string cgroup_root_;  // <cgroup2>/gk-test-...
   std::string bpffs_dir_;    // /sys/fs/bpf/gk-test-...
   std::unique_ptr<kernel::Engine> engine_;
+  std::vector<std::string> warnings_;  // from the engine
   std::unique_ptr<Netns> srv_;
   std::unique_ptr<Netns> cli_;
   bool ready_ = false;

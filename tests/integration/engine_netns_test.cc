@@ -295,7 +295,7 @@ TEST_F(EngineNetnsTest, PinsKeepFilteringAfterTheEngineIsGoneAndAreAdopted) {
   }
 
   kernel::LiveKernelProbe probe;
-  auto engine = kernel::Engine::Open({.bpffs_dir = bpffs_dir_}, probe);
+  auto engine = kernel::Engine::Open(Options(), probe);
   ASSERT_TRUE(engine.ok()) << engine.status();
   engine_ = *std::move(engine);
   auto adopted = engine_->AttachScope(spec, Policy("192.0.2.2 192.0.2.3", "any"));
@@ -308,13 +308,8 @@ TEST_F(EngineNetnsTest, PinsKeepFilteringAfterTheEngineIsGoneAndAreAdopted) {
   EXPECT_EQ(programs->size(), 2u);
 }
 
-TEST_F(EngineNetnsTest, ForeignProgramsOnTheCgroupPathAreFound) {
+TEST_F(EngineNetnsTest, ForeignProgramsOnTheCgroupPathAreFoundAndWarnedAbout) {
   if (!ready_) return;
-  kernel::ScopeSpec spec = Spec("gates/web.socket");
-  spec.name = "web.socket";
-  auto scope = engine_->AttachScope(spec, Policy("any", ""));
-  ASSERT_TRUE(scope.ok()) << scope.status();
-
   // Someone else's pass-all program on an ancestor, as systemd's firewall would be.
   const bpf_insn insns[] = {
       // r0 = 1 (pass); exit
@@ -324,18 +319,57 @@ TEST_F(EngineNetnsTest, ForeignProgramsOnTheCgroupPathAreFound) {
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_INGRESS);
   UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "sd_fw_ingress", "GPL", insns, 2, &opts));
   ASSERT_TRUE(prog.valid());
-  auto parent = kernel::Cgroup::Open(absl::StrCat(cgroup_root_, "/gates"));
+  auto parent = kernel::Cgroup::CreateOrOpen(absl::StrCat(cgroup_root_, "/gates"));
   ASSERT_TRUE(parent.ok());
   UniqueFd link(bpf_link_create(prog.get(), parent->fd(), BPF_CGROUP_INET_INGRESS, nullptr));
   ASSERT_TRUE(link.valid());
 
+  // Our own host scope on the root of the subtree is not foreign.
+  kernel::ScopeSpec host = Spec("", 1);
+  host.name = "host";
+  host.cgroup_path = cgroup_root_;
+  host.host = true;
+  ASSERT_TRUE(engine_->AttachScope(host, Policy("", "")).ok());
+  EXPECT_TRUE(warnings_.empty());
+
+  kernel::ScopeSpec spec = Spec("gates/web.socket");
+  spec.name = "web.socket";
+  auto scope = engine_->AttachScope(spec, Policy("any", ""));
+  ASSERT_TRUE(scope.ok()) << scope.status();
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("foreign BPF program sd_fw_ingress"), std::string::npos)
+      << warnings_[0];
+
   auto all = kernel::EffectivePrograms(spec.cgroup_path);
   ASSERT_TRUE(all.ok()) << all.status();
-  const std::vector<uint32_t> ours = *(*scope)->ProgramIds();
-  const auto foreign = kernel::ForeignPrograms(*all, ours);
-  ASSERT_EQ(foreign.size(), 1u);
-  EXPECT_EQ(foreign[0].name, "sd_fw_ingress");
-  EXPECT_EQ(foreign[0].direction, Direction::kIngress);
+  EXPECT_EQ(all->size(), 5u);  // ours: 2 gate + 2 host; theirs: 1
+  auto foreign = engine_->ForeignPrograms(**scope);
+  ASSERT_TRUE(foreign.ok()) << foreign.status();
+  ASSERT_EQ(foreign->size(), 1u);
+  EXPECT_EQ((*foreign)[0].name, "sd_fw_ingress");
+  EXPECT_EQ((*foreign)[0].direction, Direction::kIngress);
+}
+
+TEST_F(EngineNetnsTest, DualStackListenerMatchesIPv4PeersAgainstIPv4Lists) {
+  if (!ready_) return;
+  // ::ffff:192.0.2.3 is an IPv6 entry: it never matches the IPv4 packets of 192.0.2.3.
+  const kernel::ScopeSpec spec = Spec("dual.socket");
+  auto scope = engine_->AttachScope(spec, Policy("192.0.2.2 ::ffff:192.0.2.3", "any"));
+  ASSERT_TRUE(scope.ok()) << scope.status();
+  UniqueFd listener = ListenIn(spec.cgroup_path, "::", SOCK_STREAM);  // v6only off by default
+  ASSERT_TRUE(listener.valid());
+  EchoServer echo(listener.get());
+  const uint16_t port = LocalPort(listener.get());
+
+  UniqueFd ok = StartConnect(*cli_, kAllowedV4, kServerV4, port);
+  ASSERT_TRUE(WaitConnected(ok.get(), kIo));
+  EXPECT_TRUE(Exchange(ok.get(), kIo));
+
+  const kernel::ScopeStats before = Stats(*scope);
+  UniqueFd mapped = StartConnect(*cli_, kDeniedV4, kServerV4, port);
+  ASSERT_TRUE(WaitDenied(*scope, before, Direction::kIngress, 1));
+  EXPECT_FALSE(WaitConnected(mapped.get(), milliseconds(1500)));
+  EXPECT_EQ(echo.accepted(), 1);
 }
 
 }  // namespace

@@ -37,9 +37,10 @@ struct Scopes {
   void Apply(const Assignment& a, int line) {
     AccessLists& scope = (a.list == List::kHostAllow || a.list == List::kHostDeny) ? host : gate;
     bool allow = a.list == List::kHostAllow || a.list == List::kGateAllow;
-    Origin origin{.file = &scope == &host ? "host.conf" : "web.gate",
-                  .line = line,
-                  .key = allow ? "IPAddressAllow" : "IPAddressDeny"};
+    Origin origin;
+    origin.file = &scope == &host ? "host.conf" : "web.gate";
+    origin.line = line;
+    origin.key = allow ? "IPAddressAllow" : "IPAddressDeny";
     absl::Status status = (allow ? scope.allow : scope.deny).Assign(a.value, origin);
     ASSERT_TRUE(status.ok()) << status;
   }

@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstddef>
+#include <cstring>
 
 #include <cerrno>
 
@@ -29,7 +33,22 @@ std::string SocketAddress::ToString() const {
               sizeof(text));
     return absl::StrCat(text, ":", port());
   }
+  if (family() == AF_UNIX) return reinterpret_cast<const sockaddr_un*>(&storage)->sun_path;
   return "?";
+}
+
+absl::StatusOr<SocketAddress> SocketAddress::Unix(absl::string_view path) {
+  SocketAddress a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.storage);
+  if (path.empty() || path.size() >= sizeof(un->sun_path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unix socket path \"", path, "\" is empty or longer than ",
+                     sizeof(un->sun_path) - 1, " bytes"));
+  }
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  a.length = offsetof(sockaddr_un, sun_path) + path.size() + 1;
+  return a;
 }
 
 absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view ip, uint16_t port) {

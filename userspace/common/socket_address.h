@@ -20,11 +20,13 @@ struct SocketAddress {
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
   sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
   uint16_t port() const;
-  // "192.0.2.1:8443", "[2001:db8::1]:8443"
+  // "192.0.2.1:8443", "[2001:db8::1]:8443", "/run/x.sock"
   std::string ToString() const;
 
   // A numeric IPv4 or IPv6 address and a port; InvalidArgument naming the text otherwise.
   static absl::StatusOr<SocketAddress> Parse(absl::string_view ip, uint16_t port);
+  // A unix socket path; InvalidArgument when it does not fit sun_path.
+  static absl::StatusOr<SocketAddress> Unix(absl::string_view path);
   // getsockname() of a socket.
   static absl::StatusOr<SocketAddress> LocalOf(int fd);
 };

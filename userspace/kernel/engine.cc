@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
@@ -22,6 +23,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& option
   GK_RETURN_IF_ERROR(CheckKernelSupport(probe));
   std::unique_ptr<Engine> engine(new Engine());
   engine->cgroup2_mount_ = *probe.Cgroup2Mount();
+  engine->warn_ = options.warn ? options.warn : [](const std::string& message) {
+    std::fprintf(stderr, "<4>gatekeeper: %s\n", message.c_str());
+  };
   engine->bpffs_dir_ = options.bpffs_dir;
   engine->pin_dir_ = absl::StrCat(options.bpffs_dir, "/v", GK_ABI_VERSION);
   GK_RETURN_IF_ERROR(PrepareBpffsDir(engine->pin_dir_));
@@ -69,14 +73,44 @@ absl::StatusOr<Scope*> Engine::AttachScope(const ScopeSpec& spec,
     absl::StatusOr<Scope> adopted = Scope::Adopt(spec, cgroup2_mount_, dir);
     if (adopted.ok()) {
       GK_RETURN_IF_ERROR(adopted->ReplacePolicy(policy));
-      return &scopes_.insert_or_assign(spec.name, *std::move(adopted)).first->second;
+      Scope* scope = &scopes_.insert_or_assign(spec.name, *std::move(adopted)).first->second;
+      WarnAboutForeignPrograms(*scope);
+      return scope;
     }
     if (!absl::IsNotFound(adopted.status())) return adopted.status();
     // Detached or half-written pins filter nothing any more: replace them.
     GK_RETURN_IF_ERROR(RemovePinTree(dir));
   }
   GK_ASSIGN_OR_RETURN(Scope scope, Scope::Create(spec, policy, events_.get(), cgroup2_mount_, dir));
-  return &scopes_.insert_or_assign(spec.name, std::move(scope)).first->second;
+  Scope* attached = &scopes_.insert_or_assign(spec.name, std::move(scope)).first->second;
+  WarnAboutForeignPrograms(*attached);
+  return attached;
+}
+
+void Engine::WarnAboutForeignPrograms(const Scope& scope) const {
+  absl::StatusOr<std::vector<AttachedProgram>> foreign = ForeignPrograms(scope);
+  if (!foreign.ok()) {
+    warn_(absl::StrCat("scope ", scope.name(), ": cannot list the BPF programs on its cgroup path: ",
+                       foreign.status().message()));
+    return;
+  }
+  for (const AttachedProgram& p : *foreign) {
+    warn_(absl::StrCat("scope ", scope.name(), ": foreign BPF program ", p.name, " (id ", p.id,
+                       ", ", p.direction == Direction::kIngress ? "ingress" : "egress",
+                       ") also filters cgroup ", scope.spec().cgroup_path,
+                       "; it can drop traffic this scope allows"));
+  }
+}
+
+absl::StatusOr<std::vector<AttachedProgram>> Engine::ForeignPrograms(const Scope& scope) const {
+  std::vector<uint32_t> ours;
+  for (const auto& [name, s] : scopes_) {
+    GK_ASSIGN_OR_RETURN(std::vector<uint32_t> ids, s.ProgramIds());
+    ours.insert(ours.end(), ids.begin(), ids.end());
+  }
+  GK_ASSIGN_OR_RETURN(std::vector<AttachedProgram> all,
+                      EffectivePrograms(scope.spec().cgroup_path));
+  return kernel::ForeignPrograms(all, ours);
 }
 
 Scope* Engine::FindScope(const std::string& name) {

@@ -3,6 +3,7 @@
 #ifndef GATEKEEPER_KERNEL_ENGINE_H_
 #define GATEKEEPER_KERNEL_ENGINE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/unique_fd.h"
+#include "kernel/cgroup_programs.h"
 #include "kernel/kernel_support.h"
 #include "kernel/scope.h"
 #include "policy/compiler.h"
@@ -19,6 +21,9 @@ namespace gatekeeper::kernel {
 struct EngineOptions {
   // Pins go to <bpffs_dir>/v<GK_ABI_VERSION>/. Tests and parallel instances pass unique ones.
   std::string bpffs_dir = "/sys/fs/bpf/gatekeeper";
+  // Receives warnings (foreign programs on a scope's cgroup path); default: stderr with the
+  // journald warning prefix.
+  std::function<void(const std::string&)> warn;
 };
 
 class Engine {
@@ -34,6 +39,9 @@ class Engine {
   // old cgroup may still depend on them.
   absl::StatusOr<Scope*> AttachScope(const ScopeSpec& spec, const policy::CompiledPolicy& policy);
   Scope* FindScope(const std::string& name);
+  // Programs that act on the scope's sockets and belong to none of this engine's scopes: they can
+  // drop its traffic whatever its lists say (e.g. systemd's own IPAddressDeny= on a slice).
+  absl::StatusOr<std::vector<AttachedProgram>> ForeignPrograms(const Scope& scope) const;
   // Detaches and unpins a scope (see Scope::Remove for when that is safe).
   absl::Status RemoveScope(const std::string& name);
   // Removes every scope and the whole pin directory: uninstall, and test clean-up.
@@ -50,7 +58,9 @@ class Engine {
  private:
   Engine() = default;
   std::string ScopePinDir(const std::string& name) const;
+  void WarnAboutForeignPrograms(const Scope& scope) const;
 
+  std::function<void(const std::string&)> warn_;
   std::string bpffs_dir_;
   std::string pin_dir_;
   std::string cgroup2_mount_;

@@ -62,7 +62,14 @@ struct Report {
   fd = ::socket(req.family, req.type | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(kSocket);
   const int one = 1;
-  if (req.reuse_addr && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+  if (req.reuse_addr && req.family != AF_UNIX && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    fail(kSockopt);
+  }
+  if (req.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    fail(kSockopt);
+  }
+  if (req.free_bind && req.family != AF_UNIX &&
+      ::setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof(one)) != 0) {
     fail(kSockopt);
   }
   if (req.family == AF_INET6 && req.v6only >= 0 &&

@@ -23,6 +23,8 @@ struct SocketRequest {
   int backlog = 0;
   std::string bind_to_device;  // SO_BINDTODEVICE before bind, when not empty
   bool reuse_addr = true;
+  bool reuse_port = false;  // SO_REUSEPORT
+  bool free_bind = false;   // IP_FREEBIND: bind an address not (yet) present
   int v6only = -1;  // IPV6_V6ONLY: -1 leaves the kernel default
 };
 

@@ -1,8 +1,15 @@
 #include "policy/access_list.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
 #include <numeric>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -166,10 +173,10 @@ absl::Status AddressList::Assign(std::string_view value, const Origin& origin) {
 }
 
 std::vector<Entry> Reduce(const std::vector<Entry>& entries) {
-  std::vector<uint32_t> order(entries.size());
-  std::iota(order.begin(), order.end(), 0);
+  std::vector<size_t> order(entries.size());
+  std::iota(order.begin(), order.end(), size_t{0});
   // Index as tie-breaker puts the first assigned of equal prefixes first, which the sweep keeps.
-  std::sort(order.begin(), order.end(), [&entries](uint32_t a, uint32_t b) {
+  std::sort(order.begin(), order.end(), [&entries](size_t a, size_t b) {
     if (auto c = entries[a].prefix <=> entries[b].prefix; c != 0) return c < 0;
     return a < b;
   });
@@ -177,7 +184,7 @@ std::vector<Entry> Reduce(const std::vector<Entry>& entries) {
   // In this order every prefix comes after all prefixes covering it, and the kept prefixes are
   // pairwise disjoint, so the only kept prefix that can cover the next one is the last kept.
   std::vector<Entry> kept;
-  for (uint32_t index : order) {
+  for (size_t index : order) {
     const Entry& entry = entries[index];
     if (!kept.empty() && kept.back().prefix.Covers(entry.prefix)) continue;
     kept.push_back(entry);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -159,7 +160,7 @@ CompiledPolicy Compile(std::span<const AccessLists* const> scopes) {
   // Rules are numbered in assignment order (allows first), which walks the entries sequentially:
   // copying them in sorted order would jump to a random Entry for every rule.
   std::vector<uint32_t> rule_id_of_seq(allow_count + deny_count, kNoRule);
-  for (const Key& key : allows) rule_id_of_seq[key.seq] = 1;
+  for (const Key& key : allows) rule_id_of_seq[key.seq] = 1;  // kept; numbered below
   for (const Key& key : denies) rule_id_of_seq[key.seq] = 1;
   CompiledPolicy policy;
   policy.rules.reserve(allows.size() + denies.size());

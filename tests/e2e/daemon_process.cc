@@ -1,0 +1,167 @@
+#include "tests/e2e/daemon_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "daemon/control_server.h"
+#include "gtest/gtest.h"
+#include "kernel/cgroup.h"
+#include "kernel/mountinfo.h"
+
+extern char** environ;
+
+namespace gatekeeper::testing {
+
+std::string GatekeeperBinary() { return GK_GATEKEEPER_BINARY; }
+std::string TestServiceBinary() { return GK_TEST_SERVICE_BINARY; }
+
+DaemonProcess::DaemonProcess(const std::map<std::string, std::string>& files) {
+  tag_ = UniqueName("gk");
+  config_dir_ = absl::StrCat("/tmp/gk-test-", tag_, "/etc");
+  runtime_dir_ = absl::StrCat("/tmp/gk-test-", tag_, "/run");
+  notify_path_ = absl::StrCat("/tmp/gk-test-", tag_, "/notify");
+  std::filesystem::create_directories(config_dir_);
+  std::filesystem::create_directories(runtime_dir_);
+  for (const auto& [name, text] : files) {
+    const std::filesystem::path p = std::filesystem::path(config_dir_) / name;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+  auto cgroup2 = kernel::ReadCgroup2Mount();
+  EXPECT_TRUE(cgroup2.ok());
+  cgroup_base_ = absl::StrCat(cgroup2.ok() ? *cgroup2 : "/sys/fs/cgroup", "/gk-test-", tag_);
+  bpffs_dir_ = absl::StrCat("/sys/fs/bpf/gk-test-", tag_);
+
+  notify_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, notify_path_.c_str(), sizeof(addr.sun_path) - 1);
+  EXPECT_EQ(::bind(notify_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+}
+
+DaemonProcess::~DaemonProcess() {
+  if (pid_ > 0) Stop();
+  // The daemon removes its gates, scopes and pins; what remains is the supervisor cgroup it
+  // lived in and the base.
+  (void)kernel::RemoveCgroupTree(cgroup_base_);
+  std::filesystem::remove_all(bpffs_dir_);
+  std::filesystem::remove_all(absl::StrCat("/tmp/gk-test-", tag_));
+}
+
+bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout) {
+  const std::string log = runtime_dir_ + "/daemon.log";
+  // nsenter enters only the network namespace; `ip netns exec` would also remount /sys, hiding
+  // the cgroup and bpf file systems from the daemon.
+  const std::vector<std::string> argv = {"nsenter",
+                                         absl::StrCat("--net=/var/run/netns/", netns.name()),
+                                         GatekeeperBinary(),
+                                         "run",
+                                         "--config-dir",
+                                         config_dir_,
+                                         "--runtime-dir",
+                                         runtime_dir_,
+                                         "--cgroup-base",
+                                         cgroup_base_,
+                                         "--bpffs-dir",
+                                         bpffs_dir_};
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!absl::StartsWith(*e, "NOTIFY_SOCKET=") && !absl::StartsWith(*e, "INVOCATION_ID=")) {
+      env_store.push_back(*e);
+    }
+  }
+  env_store.push_back("NOTIFY_SOCKET=" + notify_path_);
+  std::vector<char*> env;
+  for (std::string& e : env_store) env.push_back(e.data());
+  env.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  const int err = posix_spawnp(&pid_, "nsenter", &actions, nullptr, args.data(), env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) return false;
+
+  // READY=1 arrives on our datagram socket; nothing else to wait for.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{notify_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200))) == 1) {
+      char buf[4096];
+      const ssize_t n = ::recv(notify_.get(), buf, sizeof(buf), 0);
+      if (n > 0 && absl::StrContains(std::string(buf, n), "READY=1")) return true;
+    }
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // died before READY
+      pid_ = -1;
+      return false;
+    }
+  }
+}
+
+absl::StatusOr<nlohmann::json> DaemonProcess::Status(const std::string& gate) const {
+  nlohmann::json req = {{"command", "status"}};
+  if (!gate.empty()) req["gate"] = gate;
+  return daemon::ControlRequest(runtime_dir_ + "/control.sock", req, 5000);
+}
+
+nlohmann::json DaemonProcess::Gate(const std::string& gate) const {
+  auto s = Status(gate);
+  if (!s.ok() || !(*s)["gates"].is_array() || (*s)["gates"].empty()) return nlohmann::json::object();
+  return (*s)["gates"][0];
+}
+
+bool DaemonProcess::WaitGateState(const std::string& gate, const std::string& state,
+                                  std::chrono::milliseconds timeout) const {
+  return WaitFor([&] { return Gate(gate).value("state", "") == state; }, timeout);
+}
+
+int DaemonProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  bool exited = WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; },
+                        std::chrono::seconds(15));
+  if (!exited) {
+    Kill();
+    return -1;
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void DaemonProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+std::string DaemonProcess::Log() const {
+  std::ifstream in(runtime_dir_ + "/daemon.log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace gatekeeper::testing

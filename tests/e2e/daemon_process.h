@@ -1,0 +1,62 @@
+// A `gatekeeper run` for end-to-end tests: in a network namespace, with directories, cgroup base
+// and bpffs directory of its own, READY=1 received on a notify socket of the test's.
+#ifndef GATEKEEPER_TESTS_E2E_DAEMON_PROCESS_H_
+#define GATEKEEPER_TESTS_E2E_DAEMON_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/unique_fd.h"
+#include "nlohmann/json.hpp"
+#include "tests/integration/test_env.h"
+
+namespace gatekeeper::testing {
+
+class DaemonProcess {
+ public:
+  // Makes a unique config dir (with `files`: name → text), runtime dir, cgroup base and bpffs dir.
+  explicit DaemonProcess(const std::map<std::string, std::string>& files);
+  ~DaemonProcess();  // stops it if running, removes everything it made
+
+  const std::string& config_dir() const { return config_dir_; }
+  const std::string& runtime_dir() const { return runtime_dir_; }
+  const std::string& cgroup_base() const { return cgroup_base_; }
+
+  // Starts the daemon inside `netns`; true once it sent READY=1.
+  bool Start(const Netns& netns, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // `gatekeeper status --json` equivalent over the control socket.
+  absl::StatusOr<nlohmann::json> Status(const std::string& gate = "") const;
+  // The gate's JSON (empty object when it cannot be read).
+  nlohmann::json Gate(const std::string& gate) const;
+  // Polls the status until the gate is in `state`.
+  bool WaitGateState(const std::string& gate, const std::string& state,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // SIGTERM, then waits for the exit; returns the exit status (-1 if it had to be killed).
+  int Stop();
+  void Kill();  // SIGKILL, reaped
+  pid_t pid() const { return pid_; }
+  // Everything the daemon logged so far.
+  std::string Log() const;
+
+ private:
+  std::string tag_;
+  std::string config_dir_;
+  std::string runtime_dir_;
+  std::string cgroup_base_;
+  std::string bpffs_dir_;
+  std::string notify_path_;
+  common::UniqueFd notify_;
+  pid_t pid_ = -1;
+};
+
+// Path of a binary of the build (gatekeeper, gk-test-service), set by CMake.
+std::string GatekeeperBinary();
+std::string TestServiceBinary();
+
+}  // namespace gatekeeper::testing
+
+#endif  // GATEKEEPER_TESTS_E2E_DAEMON_PROCESS_H_

@@ -1,0 +1,43 @@
+// The state a gate's keys build up while its files are applied (internal to gk_config).
+#ifndef GATEKEEPER_CONFIG_GATE_BUILDER_H_
+#define GATEKEEPER_CONFIG_GATE_BUILDER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "config/diagnostic.h"
+#include "config/key_dispatch.h"
+#include "config/user_resolver.h"
+
+namespace gatekeeper::config {
+
+struct GateBuilder {
+  explicit GateBuilder(UserResolver& r) : resolver(r) {}
+
+  UserResolver& resolver;
+  GateConfig gate;
+  ServiceConfig service;  // becomes gate.service if ExecStart= is set in the end
+
+  // Where settings that only make sense with others were last set, for the whole-gate checks.
+  std::optional<Location> accept_where;
+  std::optional<Location> socket_user_where;
+  std::optional<Location> socket_group_where;
+  std::optional<Location> socket_mode_where;
+  std::optional<Location> start_where;
+  // The last non-empty [Service] assignment other than ExecStart=, and its key.
+  std::optional<Location> service_key_where;
+  std::string service_key;
+};
+
+std::vector<KeyHandler> SocketKeys(GateBuilder& builder);
+std::vector<KeyHandler> ServiceKeys(GateBuilder& builder);
+
+// Applies one IPAddressAllow=/IPAddressDeny= assignment to `lists`.
+absl::Status AssignAddressList(policy::AccessLists& lists, const Assignment& a,
+                               const std::string& value);
+
+}  // namespace gatekeeper::config
+
+#endif  // GATEKEEPER_CONFIG_GATE_BUILDER_H_

@@ -1,0 +1,88 @@
+// The service of one gate: started with the gate's listeners (LISTEN_FDS) on the first connection
+// or at once, restarted with backoff, or (Accept=yes) one process per accepted connection. Runs
+// on the daemon's event loop; never blocks it.
+#ifndef GATEKEEPER_DAEMON_SERVICE_SUPERVISOR_H_
+#define GATEKEEPER_DAEMON_SERVICE_SUPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "activation/connection_limiter.h"
+#include "activation/output_forwarder.h"
+#include "activation/restart_policy.h"
+#include "activation/spawn.h"
+#include "common/unique_fd.h"
+#include "config/config.h"
+#include "daemon/event_loop.h"
+#include "daemon/gate_status.h"
+
+namespace gatekeeper::daemon {
+
+class ServiceSupervisor {
+ public:
+  using Logger = std::function<void(const std::string&)>;
+
+  ServiceSupervisor(std::string gate, config::ServiceConfig service,
+                    const config::SocketConfig& socket, common::UniqueFd cgroup, EventLoop& loop,
+                    Logger log);
+  ~ServiceSupervisor();
+
+  // The gate's listeners exist (they stay the same fds for the gate's life). Starts the service
+  // at once (Start=immediately) or on the first connection; for Accept=yes begins accepting.
+  void OnListenersReady(std::vector<int> listeners);
+  // SIGTERM to every process; `done` runs once all have exited (the caller kills the cgroup
+  // after a grace period if they do not).
+  void Stop(std::function<void()> done);
+  bool stopped() const;
+  ServiceStatus Status() const;
+
+ private:
+  struct Process {
+    activation::Child child;
+    EventSource exit_watch;
+    std::string source_key;  // Accept=yes: the peer, for MaxConnectionsPerSource=
+  };
+
+  absl::Status EnsureOutput();
+  activation::SpawnRequest BaseRequest() const;
+  void ArmListenerWatch();
+  void DisarmListenerWatch();
+  void StartService();
+  void OnServiceExit(pid_t pid);
+  void OnAcceptable(int listener);
+  void OnConnectionExit(pid_t pid);
+  void ScheduleRestart(absl::Duration delay);
+  void MaybeFinishStop();
+
+  std::string gate_;
+  config::ServiceConfig service_;
+  bool accept_;
+  std::string fd_name_;
+  common::UniqueFd cgroup_;
+  EventLoop& loop_;
+  Logger log_;
+
+  std::vector<int> listeners_;  // borrowed from the gate
+  std::vector<EventSource> listener_watches_;
+  std::optional<activation::OutputForwarder> output_;
+  common::UniqueFd output_write_;
+  EventSource output_watch_;
+  activation::RestartTracker restarts_;
+  activation::ConnectionLimiter limiter_;
+  std::map<pid_t, Process> processes_;
+  EventSource restart_timer_;
+  std::string state_ = "stopped";
+  int restart_count_ = 0;
+  bool stopping_ = false;
+  std::function<void()> stop_done_;
+};
+
+}  // namespace gatekeeper::daemon
+
+#endif  // GATEKEEPER_DAEMON_SERVICE_SUPERVISOR_H_
