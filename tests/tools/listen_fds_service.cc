@@ -247,7 +247,7 @@ int main(int argc, char** argv) {
   if (names.size() == 1 && names[0] == "connection") ServeConnection(options);
   for (size_t i = 0; i < names.size(); ++i) {
     const int fd = kFirstFd + static_cast<int>(i);
-    if (SocketOption(fd, SO_TYPE) == SOCK_STREAM && !SocketOption(fd, SO_ACCEPTCONN)) {
+    if (SocketOption(fd, SO_TYPE) == SOCK_STREAM && SocketOption(fd, SO_ACCEPTCONN) == 0) {
       Die(3, "fd " + std::to_string(fd) + " (" + names[i] +
                  ") is a stream socket that is not "
                  "listening; only LISTEN_FDNAMES=connection passes a connection");

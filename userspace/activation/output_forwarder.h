@@ -21,7 +21,7 @@ class OutputForwarder {
   static constexpr size_t kMaxLine = 4096;
   // Bytes read per OnReadable() call, so one chatty service cannot starve the loop; a
   // level-triggered loop (sd-event's default) calls again while more is waiting.
-  static constexpr size_t kMaxReadPerCall = 64 * 1024;
+  static constexpr size_t kMaxReadPerCall = size_t{64} * 1024;
 
   // Makes the pipe. The returned write end (close-on-exec, blocking) is for
   // SpawnRequest::stdout_fd / stderr_fd; the daemon may keep it for later restarts, or close it
@@ -33,7 +33,8 @@ class OutputForwarder {
   OutputForwarder(OutputForwarder&&) = default;
   OutputForwarder& operator=(OutputForwarder&&) = default;
 
-  // The read end: watch it for input (EPOLLIN) on the event loop.
+  // The read end: watch it for input on the event loop, and call OnReadable() for EPOLLHUP too
+  // (a drained pipe whose writers are gone reports only that).
   int fd() const { return read_end_.get(); }
 
   // Reads what is available without blocking and passes every complete line to the sink as

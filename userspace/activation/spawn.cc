@@ -37,11 +37,11 @@ std::string StepText(ChildStep step, const SpawnRequest& request, const std::str
     case ChildStep::kSetsid:
       return "setsid";
     case ChildStep::kSetgroups:
-      return absl::StrCat("setgroups for user ", c ? c->user : "?");
+      return absl::StrCat("setgroups for user ", c != nullptr ? c->user : "?");
     case ChildStep::kSetgid:
-      return absl::StrCat("setgid ", c ? c->gid : 0);
+      return absl::StrCat("setgid ", c != nullptr ? c->gid : 0);
     case ChildStep::kSetuid:
-      return absl::StrCat("setuid ", c ? UserText(*c) : "?");
+      return absl::StrCat("setuid ", c != nullptr ? UserText(*c) : "?");
     case ChildStep::kChdir:
       return absl::StrCat("chdir ", directory);
     case ChildStep::kFds:
@@ -222,7 +222,7 @@ absl::StatusOr<Child> Spawn(const SpawnRequest& request) {
   const int read_errno = errno;
   // Whatever happened, no half-started child may be left behind.
   if (n != static_cast<ssize_t>(sizeof(report))) (void)child.Kill(SIGKILL);
-  absl::StatusOr<ExitStatus> exit = child.Wait();
+  (void)child.Wait();
   if (n < 0) return ErrnoStatus(read_errno, "read the spawn report");
   if (n != static_cast<ssize_t>(sizeof(report))) {
     return absl::InternalError(absl::StrCat("short spawn report from pid ", pid));

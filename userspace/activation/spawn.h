@@ -79,10 +79,12 @@ class Child {
   bool reaped_ = false;
 };
 
-// Starts the program and returns once it has exec'd (the child reports a failure before exec
-// through a close-on-exec pipe, so this read takes as long as fork + exec). A failure names the
+// Starts the program and returns once it has exec'd: the child reports a failure before exec
+// through a close-on-exec pipe, so the wait takes as long as clone + exec. A failure names the
 // step and errno, e.g. "exec /usr/bin/foo: No such file or directory" or
 // "setuid 65534 (user nobody): Operation not permitted"; the failed child is reaped already.
+// Besides what the request asks for, the child gets its own session (setsid, as systemd's
+// services), so signals a terminal sends to a foreground daemon do not reach it.
 absl::StatusOr<Child> Spawn(const SpawnRequest& request);
 
 }  // namespace gatekeeper::activation

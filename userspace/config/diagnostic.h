@@ -29,12 +29,15 @@ struct Diagnostic {
 
 // Collects diagnostics while files are parsed. A binary file would otherwise produce one error
 // per line, so past kMaxErrorsPerFile a file's errors are only counted, and Finish() reports the
-// count. Finish() also orders the errors by file (in the order files were first mentioned) and
-// line, because a file is checked in several passes.
+// count. Finish() also orders the errors by file and line, because a file is checked in several
+// passes (syntax, keys, whole-gate checks).
 class Diagnostics {
  public:
   static constexpr int kMaxErrorsPerFile = 100;
 
+  // Fixes the place of `file` in the output order; files not noted come in the order of their
+  // first diagnostic.
+  void NoteFile(const std::string& file) { StateOf(file); }
   void Error(Location where, std::string message);
   void Warning(Location where, std::string message);
   int error_count() const { return error_count_; }

@@ -65,7 +65,7 @@ void ApplyUnit(const UnitText& unit, const std::vector<KeyHandler>& keys, std::s
     });
     if (handler == keys.end()) {
       if (absl::StartsWith(a.key, Av(kExtensionPrefix))) {
-        diags.Warning(a.where, absl::StrCat("ignoring extension key ", a.key, "="));
+        diags.Warning(a.where, absl::StrCat("ignoring extension key ", Quote(a.key + "=")));
       } else {
         diags.Error(a.where, absl::StrCat("unknown key ", Quote(a.key + "="), " in [", a.section,
                                           "]", KeyHint(keys, a)));

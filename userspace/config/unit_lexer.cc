@@ -169,6 +169,7 @@ void Lexer::ParseLogicalLine(std::string_view text, int line) {
 }  // namespace
 
 UnitText LexUnit(const std::string& file, std::string_view text, Diagnostics& diags) {
+  diags.NoteFile(file);
   return Lexer(file, diags).Run(text);
 }
 

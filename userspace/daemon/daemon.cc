@@ -84,6 +84,7 @@ class Daemon {
   std::vector<EventSource> sources_;
   EventSource shutdown_timer_;
   bool shutting_down_ = false;
+  std::optional<absl::Time> link_event_at_;  // when the last netlink batch arrived
   std::string last_status_;
 };
 
@@ -114,6 +115,7 @@ absl::Status Daemon::Setup() {
   GK_ASSIGN_OR_RETURN(links_, net::LinkWatcher::Create([this] { ReconcileAll(); }));
   system_ = std::make_unique<KernelGateSystem>(*links_, *engine_);
   GK_ASSIGN_OR_RETURN(EventSource netlink, loop_->AddIo(links_->fd(), EPOLLIN, [this](uint32_t) {
+    link_event_at_ = absl::Now();
     if (absl::Status s = links_->Process(); !s.ok()) Log(absl::StrCat("<3>netlink: ", s.message()));
   }));
   sources_.push_back(std::move(netlink));
@@ -199,7 +201,11 @@ absl::Status Daemon::AttachGate(const config::GateConfig& gate, uint32_t id) {
 void Daemon::ReconcileAll() {
   if (shutting_down_) return;
   for (auto& [name, rt] : gates_) {
-    rt.gate->Reconcile();
+    if (rt.gate->Reconcile() && link_event_at_) {
+      Log(absl::StrCat("<6>gate ", name, ": listening ",
+                       absl::FormatDuration(absl::Now() - *link_event_at_),
+                       " after the link event"));
+    }
     if (rt.service && !rt.service_started && !rt.gate->listeners().empty()) {
       std::vector<int> fds;
       for (const common::UniqueFd& fd : rt.gate->listeners()) fds.push_back(fd.get());

@@ -280,7 +280,7 @@ absl::StatusOr<bool> LinkWatcher::DrainEvents() {
 absl::Status LinkWatcher::Resync() {
   absl::StatusOr<LinkState> fresh = DumpState(dumps_.get());
   if (!fresh.ok()) {
-    return absl::Status(fresh.status().code(), absl::StrCat("resync after rtnetlink overflow: ",
+    return absl::Status(fresh.status().code(), absl::StrCat("resync after lost rtnetlink events: ",
                                                             fresh.status().message()));
   }
   last_resync_changes_ = DescribeChanges(state_, *fresh);

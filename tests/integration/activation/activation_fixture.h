@@ -28,6 +28,20 @@ namespace gatekeeper::testing {
 inline constexpr std::chrono::seconds kDeadline{10};
 
 class ActivationTest : public ::testing::Test {
+ public:
+  // Connects to `ip`:`port`, sends a line and returns the reply line ("" on timeout or error).
+  static std::string Ask(const std::string& ip, uint16_t port);
+  static common::UniqueFd Connect(const std::string& ip, uint16_t port);
+  static std::string AskOn(int fd);
+  // True when `fd` becomes readable (or hung up) within `timeout`.
+  static bool WaitReadable(int fd, std::chrono::milliseconds timeout = kDeadline);
+
+  // /proc views of a running process.
+  static std::set<int> OpenFds(pid_t pid);
+  static std::string FdTarget(pid_t pid, int fd);
+  static std::string StatusField(pid_t pid, const std::string& field);
+  static std::string SocketLink(int fd);  // "socket:[inode]" of one of our fds
+
  protected:
   void SetUp() override;
   void TearDown() override;
@@ -55,19 +69,6 @@ class ActivationTest : public ::testing::Test {
   // Reads the service's standard output (through the OutputForwarder, prefixed "svc: ") until
   // the "END" line of --print-env; returns VAR -> value, ARG lines as "ARG<n>".
   std::map<std::string, std::string> ReadPrintedEnv();
-  // Connects to `ip`:`port`, sends a line and returns the reply line ("" on timeout or error).
-  static std::string Ask(const std::string& ip, uint16_t port);
-  static common::UniqueFd Connect(const std::string& ip, uint16_t port);
-  static std::string AskOn(int fd);
-  // True when `fd` becomes readable within kDeadline.
-  static bool WaitReadable(int fd, std::chrono::milliseconds timeout = kDeadline);
-
-  // /proc views of a running process.
-  static std::set<int> OpenFds(pid_t pid);
-  static std::string FdTarget(pid_t pid, int fd);
-  static std::string StatusField(pid_t pid, const std::string& field);
-  static std::string SocketLink(int fd);  // "socket:[inode]" of one of our fds
-
   std::optional<activation::OutputForwarder> output_;
   common::UniqueFd output_write_;
   std::vector<std::string> output_lines_;

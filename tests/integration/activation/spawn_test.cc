@@ -53,6 +53,23 @@ TEST_F(ActivationTest, ListenersBecomeFd3And4WithNamesAndOwnPid) {
   EXPECT_EQ(Ask("::1", PortOf(v6)), absl::StrCat("beta ", child->pid()));
 }
 
+TEST_F(ActivationTest, DatagramSocketIsServed) {
+  UniqueFd udp = Listen("127.0.0.1", SOCK_DGRAM);
+  SpawnRequest r = Request({});
+  r.fds = {{udp.get(), "dns"}};
+  Child* child = Start(r);
+  ASSERT_NE(child, nullptr);
+  UniqueFd client(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  auto server = common::SocketAddress::Parse("127.0.0.1", PortOf(udp));
+  ASSERT_TRUE(server.ok());
+  ASSERT_EQ(connect(client.get(), server->get(), server->length), 0);
+  ASSERT_EQ(send(client.get(), "q", 1, 0), 1);
+  ASSERT_TRUE(WaitReadable(client.get()));
+  char reply[64] = {};
+  ASSERT_GT(recv(client.get(), reply, sizeof(reply) - 1, 0), 0);
+  EXPECT_EQ(std::string(reply), absl::StrCat("dns ", child->pid(), "\n"));
+}
+
 TEST_F(ActivationTest, SupervisorVariablesDoNotReachTheService) {
   ASSERT_NE(getenv("NOTIFY_SOCKET"), nullptr);  // set by the fixture
   UniqueFd listener = Listen("127.0.0.1");
@@ -201,16 +218,40 @@ TEST_F(ActivationTest, RunningChildIsNotReapedAndKillEndsIt) {
   EXPECT_TRUE(status->Clean());
 }
 
+// Moves whatever this process has open on [first, last) out of the way for the lifetime of the
+// object and puts it back afterwards.
+class FdNumbersBorrowed {
+ public:
+  FdNumbersBorrowed(int first, int last) {
+    for (int fd = first; fd < last; ++fd) {
+      const int flags = fcntl(fd, F_GETFD);
+      if (flags < 0) continue;
+      saved_.push_back({fd, fcntl(fd, F_DUPFD_CLOEXEC, 100), flags});
+      close(fd);
+    }
+  }
+  ~FdNumbersBorrowed() {
+    for (const Saved& s : saved_) {
+      dup3(s.copy, s.fd, (s.flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+      close(s.copy);
+    }
+  }
+
+ private:
+  struct Saved {
+    int fd, copy, flags;
+  };
+  std::vector<Saved> saved_;
+};
+
 // The fds to pass sit on each other's target numbers: 3 must become 4, 4 must become 5 and 5
 // must become 3. Copying them one by one with dup2 would clobber a source before its turn.
 TEST_F(ActivationTest, FdsAlreadyOnTargetNumbersArriveInOrder) {
-  // Free 3..5 in this process (the fixture's output pipe sits there), put the listeners on them,
-  // then make a new output pipe above them.
+  // Free 3..5 in this process (the fixture's output pipe, or fds ctest left open), put the
+  // listeners on them, then make a new output pipe above them.
   output_.reset();
   output_write_.reset();
-  for (int fd = 3; fd < 6; ++fd) {
-    ASSERT_EQ(fcntl(fd, F_GETFD), -1) << "fd " << fd << " is in use in the test process";
-  }
+  FdNumbersBorrowed borrowed(3, 6);
   std::vector<UniqueFd> listeners;
   for (int i = 0; i < 3; ++i) {
     listeners.push_back(Listen("127.0.0.1"));

@@ -1,9 +1,8 @@
-#include "config/unit_lexer.h"
-
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "config/unit_lexer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -104,12 +103,11 @@ TEST(LexerTest, RepeatedSectionsContinue) {
 
 TEST(LexerTest, SyntaxErrorsAreAllReportedAndParsingGoesOn) {
   Lexed l = Lex("Early=1\n[S]\nno equals sign\n=value\n[Broken\nIgnored=1\n[]\n[Good]\nK=v\n");
-  EXPECT_THAT(l.errors,
-              ElementsAre(HasSubstr("t.gate:1: assignment outside of a section"),
-                          HasSubstr("t.gate:3: missing \"=\" in \"no equals sign\""),
-                          HasSubstr("t.gate:4: missing key name"),
-                          HasSubstr("t.gate:5: invalid section header \"[Broken\""),
-                          HasSubstr("t.gate:7: invalid section name \"\"")));
+  EXPECT_THAT(l.errors, ElementsAre(HasSubstr("t.gate:1: assignment outside of a section"),
+                                    HasSubstr("t.gate:3: missing \"=\" in \"no equals sign\""),
+                                    HasSubstr("t.gate:4: missing key name"),
+                                    HasSubstr("t.gate:5: invalid section header \"[Broken\""),
+                                    HasSubstr("t.gate:7: invalid section name \"\"")));
   EXPECT_THAT(Flat(l.unit), ElementsAre("Good/K=v@9"));
 }
 
@@ -154,9 +152,9 @@ TEST(LexerTest, LongContinuedLineIsAnErrorAtItsFirstLine) {
 }
 
 TEST(LexerTest, FileOverOneMebibyteIsRefusedWhole) {
-  std::string line = "[S]\n" + std::string(1000, '#') + "\n";
+  std::string pair = "[S]\n" + std::string(1000, '#') + "\n";
   std::string text;
-  while (text.size() <= 2 * kMaxFileBytes) text += line;
+  while (text.size() <= 2 * kMaxFileBytes) text += pair;
   Lexed l = Lex(text);
   ASSERT_THAT(l.errors, SizeIs(1));
   EXPECT_THAT(l.errors[0], HasSubstr("file is larger than 1 MiB"));

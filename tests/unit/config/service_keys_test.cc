@@ -35,9 +35,9 @@ TEST(ServiceKeysTest, Defaults) {
 }
 
 TEST(ServiceKeysTest, ExecStartIsSplitLikeSystemd) {
-  ServiceConfig s = ServiceGate(
-      R"(ExecStart=/usr/bin/srv --name=%n "two words" 'single "q"' a\tb \; 100%% $HOME)"
-      "\n");
+  ServiceConfig s =
+      ServiceGate(R"(ExecStart=/usr/bin/srv --name=%n "two words" 'single "q"' a\tb \; 100%% $HOME)"
+                  "\n");
   EXPECT_THAT(s.exec_start, ElementsAre("/usr/bin/srv", "--name=web", "two words", "single \"q\"",
                                         "a\tb", ";", "100%", "$HOME"));
 }
@@ -109,11 +109,10 @@ TEST(ServiceKeysTest, Environment) {
   ServiceConfig s = ServiceGate(
       "ExecStart=/bin/x\nEnvironment=A=1 \"B=two words\" C=\nEnvironment='D=x\\ty' A=replaced\n"
       "Environment=NAME=%n\n");
-  EXPECT_THAT(s.environment,
-              ElementsAre("A=replaced", "B=two words", "C=", "D=x\ty", "NAME=web"));
-  EXPECT_THAT(ServiceGate("ExecStart=/bin/x\nEnvironment=A=1\nEnvironment=\nEnvironment=B=2\n")
-                  .environment,
-              ElementsAre("B=2"));
+  EXPECT_THAT(s.environment, ElementsAre("A=replaced", "B=two words", "C=", "D=x\ty", "NAME=web"));
+  EXPECT_THAT(
+      ServiceGate("ExecStart=/bin/x\nEnvironment=A=1\nEnvironment=\nEnvironment=B=2\n").environment,
+      ElementsAre("B=2"));
   EXPECT_THAT(ServiceError("Environment=NOEQUALS\n"),
               HasSubstr("web.gate:5: Environment=: \"NOEQUALS\" is not an assignment VAR=VALUE"));
   EXPECT_THAT(ServiceError("Environment=1A=x\n"), HasSubstr("is not an assignment"));
@@ -131,9 +130,9 @@ TEST(ServiceKeysTest, Environment) {
 TEST(ServiceKeysTest, WorkingDirectory) {
   EXPECT_EQ(ServiceGate("ExecStart=/bin/x\nWorkingDirectory=/srv/%n\n").working_directory,
             "/srv/web");
-  EXPECT_EQ(ServiceGate("ExecStart=/bin/x\nWorkingDirectory=/srv\nWorkingDirectory=\n")
-                .working_directory,
-            "");
+  EXPECT_EQ(
+      ServiceGate("ExecStart=/bin/x\nWorkingDirectory=/srv\nWorkingDirectory=\n").working_directory,
+      "");
   EXPECT_THAT(ServiceError("WorkingDirectory=~\n"),
               HasSubstr("WorkingDirectory=: \"~\" is not an absolute path"));
 }
@@ -146,8 +145,7 @@ TEST(ServiceKeysTest, RestartAndRestartSec) {
               HasSubstr("\"on-abnormal\" is not supported yet; use no, on-failure or always"));
   EXPECT_THAT(ServiceError("Restart=sometimes\n"), HasSubstr("is not one of no, on-failure"));
 
-  EXPECT_EQ(ServiceGate("ExecStart=/bin/x\nRestartSec=1min 30s\n").restart_sec,
-            absl::Seconds(90));
+  EXPECT_EQ(ServiceGate("ExecStart=/bin/x\nRestartSec=1min 30s\n").restart_sec, absl::Seconds(90));
   EXPECT_EQ(ServiceGate("ExecStart=/bin/x\nRestartSec=5\n").restart_sec, absl::Seconds(5));
   EXPECT_EQ(ServiceGate("ExecStart=/bin/x\nRestartSec=5\nRestartSec=\n").restart_sec,
             absl::Milliseconds(100));

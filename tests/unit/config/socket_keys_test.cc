@@ -49,10 +49,10 @@ TEST(SocketKeysTest, Defaults) {
 TEST(SocketKeysTest, ListenersAccumulateAndAnEmptyValueResetsThemAll) {
   GateConfig gate = SocketGate(
       "ListenDatagram=192.0.2.1:53\nListenStream=[2001:db8::1]:443\nListenStream=/run/%n.sock\n");
-  EXPECT_THAT(Listeners(gate), ElementsAre("ListenStream=80@web.gate:2",
-                                           "ListenDatagram=192.0.2.1:53@web.gate:3",
-                                           "ListenStream=[2001:db8::1]:443@web.gate:4",
-                                           "ListenStream=/run/web.sock@web.gate:5"));
+  EXPECT_THAT(Listeners(gate),
+              ElementsAre("ListenStream=80@web.gate:2", "ListenDatagram=192.0.2.1:53@web.gate:3",
+                          "ListenStream=[2001:db8::1]:443@web.gate:4",
+                          "ListenStream=/run/web.sock@web.gate:5"));
   gate = SocketGate("ListenDatagram=53\nListenDatagram=\nListenStream=8080\n");
   EXPECT_THAT(Listeners(gate), ElementsAre("ListenStream=8080@web.gate:5"));
 }
@@ -91,8 +91,7 @@ TEST(SocketKeysTest, BindToDevice) {
 
 TEST(SocketKeysTest, BindIPv6Only) {
   EXPECT_EQ(SocketGate("BindIPv6Only=both\n").socket.bind_ipv6_only, BindIPv6Only::kBoth);
-  EXPECT_EQ(SocketGate("BindIPv6Only=ipv6-only\n").socket.bind_ipv6_only,
-            BindIPv6Only::kIPv6Only);
+  EXPECT_EQ(SocketGate("BindIPv6Only=ipv6-only\n").socket.bind_ipv6_only, BindIPv6Only::kIPv6Only);
   EXPECT_EQ(SocketGate("BindIPv6Only=yes\n").socket.bind_ipv6_only, BindIPv6Only::kIPv6Only);
   EXPECT_EQ(SocketGate("BindIPv6Only=no\n").socket.bind_ipv6_only, BindIPv6Only::kBoth);
   EXPECT_EQ(SocketGate("BindIPv6Only=both\nBindIPv6Only=default\n").socket.bind_ipv6_only,
@@ -222,7 +221,7 @@ TEST(SocketKeysTest, UnknownKeysAreErrorsWithHints) {
 TEST(SocketKeysTest, ExtensionKeysAreIgnoredWithAWarning) {
   LoadResult result = ParseWeb("[Socket]\nListenStream=80\nX-Owner=ops\n[X-Notes]\nAnything=1\n");
   EXPECT_THAT(Errors(result), IsEmpty());
-  EXPECT_THAT(Warnings(result), ElementsAre("web.gate:3: ignoring extension key X-Owner=",
+  EXPECT_THAT(Warnings(result), ElementsAre("web.gate:3: ignoring extension key \"X-Owner=\"",
                                             "web.gate:4: ignoring extension section [X-Notes]"));
 }
 

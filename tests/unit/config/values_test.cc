@@ -22,8 +22,7 @@ TEST(ValuesTest, Booleans) {
   for (std::string_view bad : {"", "2", "yess", "no # x", " yes"}) {
     EXPECT_FALSE(ParseBoolean(bad).ok()) << bad;
   }
-  EXPECT_THAT(Message(ParseBoolean("no # x").status()),
-              HasSubstr("\"no # x\" is not a boolean"));
+  EXPECT_THAT(Message(ParseBoolean("no # x").status()), HasSubstr("\"no # x\" is not a boolean"));
 }
 
 TEST(ValuesTest, Unsigned) {
@@ -65,8 +64,8 @@ TEST(ValuesTest, TimeSpans) {
     ASSERT_TRUE(got.ok()) << c.text << ": " << got.status();
     EXPECT_EQ(*got, c.want) << c.text;
   }
-  for (std::string_view bad : {"", " ", "-1s", "5x", "5 x", "12.34.56", "3.s", "s", "1secs",
-                               "1.", "99999999999999999999s", "300000y"}) {
+  for (std::string_view bad : {"", " ", "-1s", "5x", "5 x", "12.34.56", "3.s", "s", "1secs", "1.",
+                               "99999999999999999999s", "300000y"}) {
     EXPECT_FALSE(ParseTimeSpan(bad).ok()) << bad;
   }
   EXPECT_THAT(Message(ParseTimeSpan("infinity").status()), HasSubstr("infinity"));

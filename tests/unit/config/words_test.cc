@@ -97,7 +97,8 @@ TEST(SpecifiersTest, OtherSpecifiersAreErrorsNamingThem) {
   for (std::string_view spec : {"%i", "%H", "%u", "%0", "%N"}) {
     absl::StatusOr<std::string> out = ExpandSpecifiers("x" + std::string(spec), "a");
     ASSERT_FALSE(out.ok()) << spec;
-    EXPECT_THAT(std::string(out.status().message()), HasSubstr("unknown specifier \"" + std::string(spec) + "\""));
+    EXPECT_THAT(std::string(out.status().message()),
+                HasSubstr("unknown specifier \"" + std::string(spec) + "\""));
   }
 }
 

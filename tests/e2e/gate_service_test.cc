@@ -1,0 +1,158 @@
+// Services behind gates, end to end on a veth pair: Accept=yes with one process per connection and
+// its limits, restart after a crash with clients waiting in the backlog, and `gatekeeper check`.
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/daemon_process.h"
+
+namespace gatekeeper::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr char kServer[] = "192.0.2.1";
+constexpr char kClient[] = "192.0.2.2";
+constexpr milliseconds kIo{5000};
+
+std::string Ask(int fd) {
+  if (::send(fd, "hi\n", 3, MSG_NOSIGNAL) != 3) return "";
+  std::string reply;
+  while (reply.find('\n') == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return "";
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return "";
+    reply.append(buf, n);
+  }
+  return reply.substr(0, reply.find('\n'));
+}
+
+// True when the peer closed the connection (EOF or reset) within the timeout.
+bool Closed(int fd, milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+  char b;
+  return ::recv(fd, &b, 1, 0) <= 0;
+}
+
+class GateServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    GK_REQUIRE_ROOT();
+    srv_ = std::make_unique<Netns>(UniqueName("gks"));
+    cli_ = std::make_unique<Netns>(UniqueName("gkc"));
+    const std::string vs = UniqueName("vs"), vc = UniqueName("vc");
+    MustRun({"ip", "link", "add", vs, "netns", srv_->name(), "type", "veth", "peer", "name", vc,
+             "netns", cli_->name()});
+    srv_->Ip({"addr", "add", absl::StrCat(kServer, "/24"), "dev", vs});
+    srv_->Ip({"link", "set", vs, "up"});
+    cli_->Ip({"addr", "add", absl::StrCat(kClient, "/24"), "dev", vc});
+    cli_->Ip({"link", "set", vc, "up"});
+  }
+  void TearDown() override {
+    if (HasFailure() && daemon_) std::fprintf(stderr, "daemon log:\n%s\n", daemon_->Log().c_str());
+    daemon_.reset();
+    cli_.reset();
+    srv_.reset();
+  }
+  void StartDaemon(const std::string& gate_text) {
+    daemon_ = std::make_unique<DaemonProcess>(std::map<std::string, std::string>{{"svc.gate", gate_text}});
+    ASSERT_TRUE(daemon_->Start(*srv_));
+    ASSERT_TRUE(daemon_->WaitGateState("svc", "listening"));
+  }
+  common::UniqueFd Connect(uint16_t port) {
+    common::UniqueFd fd = StartConnect(*cli_, kClient, kServer, port);
+    EXPECT_TRUE(WaitConnected(fd.get(), kIo));
+    return fd;
+  }
+
+  std::unique_ptr<Netns> srv_, cli_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(GateServiceTest, AcceptYesGivesEachConnectionItsProcessAndEnforcesPerSourceLimit) {
+  if (!srv_) return;
+  StartDaemon(absl::StrCat("[Socket]\nListenStream=", kServer, ":2222\nAccept=yes\n",
+                           "MaxConnectionsPerSource=2\n[Service]\nExecStart=", TestServiceBinary(),
+                           "\n"));
+  common::UniqueFd c1 = Connect(2222);
+  common::UniqueFd c2 = Connect(2222);
+  const std::string r1 = Ask(c1.get());
+  const std::string r2 = Ask(c2.get());
+  // "<fdname> <pid> <REMOTE_ADDR>": fd name "connection", the client's address, two processes.
+  const std::vector<std::string> w1 = absl::StrSplit(r1, ' '), w2 = absl::StrSplit(r2, ' ');
+  ASSERT_EQ(w1.size(), 3u) << r1;
+  ASSERT_EQ(w2.size(), 3u) << r2;
+  EXPECT_EQ(w1[0], "connection");
+  EXPECT_EQ(w1[2], kClient);
+  EXPECT_NE(w1[1], w2[1]);
+  ASSERT_TRUE(WaitFor([&] {
+    return daemon_->Gate("svc")["service"].value("connections", 0) == 2;
+  }));
+
+  // The third from the same source is accepted by the kernel, then closed by the daemon.
+  common::UniqueFd c3 = Connect(2222);
+  EXPECT_TRUE(Closed(c3.get(), kIo));
+  // When one ends, its slot frees up.
+  c1.reset();
+  ASSERT_TRUE(WaitFor([&] {
+    return daemon_->Gate("svc")["service"].value("connections", 0) == 1;
+  }));
+  common::UniqueFd c4 = Connect(2222);
+  EXPECT_TRUE(absl::StartsWith(Ask(c4.get()), "connection ")) << daemon_->Log();
+}
+
+TEST_F(GateServiceTest, CrashedServiceIsRestartedAndTheWaitingClientServed) {
+  if (!srv_) return;
+  StartDaemon(absl::StrCat("[Socket]\nListenStream=", kServer, ":8080\n",
+                           "[Service]\nExecStart=", TestServiceBinary(), " --crash-after-first\n",
+                           "Restart=on-failure\nRestartSec=200ms\n"));
+  common::UniqueFd first = Connect(8080);
+  const std::string r1 = Ask(first.get());
+  ASSERT_TRUE(absl::StartsWith(r1, "svc ")) << r1;
+  // The service exits after answering; this client waits in the listener's backlog meanwhile.
+  common::UniqueFd second = Connect(8080);
+  const std::string r2 = Ask(second.get());
+  ASSERT_TRUE(absl::StartsWith(r2, "svc ")) << r2;
+  EXPECT_NE(r1, r2);  // another pid
+  EXPECT_GE(daemon_->Gate("svc")["service"].value("restarts", 0), 1);
+  EXPECT_TRUE(absl::StrContains(daemon_->Log(), "svc: service pid")) << daemon_->Log();
+}
+
+TEST(GatekeeperCheckTest, ReportsEveryErrorWithFileAndLine) {
+  const std::string dir = absl::StrCat("/tmp/gk-test-check-", ::getpid());
+  std::filesystem::create_directories(dir + "/bad.gate.d");
+  std::ofstream(dir + "/bad.gate") << "[Socket]\nListenStream=8443\nBacklog=lots\nColour=red\n";
+  std::ofstream(dir + "/bad.gate.d/10-more.conf") << "[Socket]\nAccept=perhaps\n";
+  std::ofstream(dir + "/empty.gate") << "[Socket]\nBindToDevice=wg0\n";
+  std::ofstream(dir + "/good.gate") << "[Socket]\nListenStream=9000\n";
+  std::string out;
+  const int rc = ::gatekeeper::testing::Run({GatekeeperBinary(), "check", "--config-dir", dir}, &out);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, dir + "/bad.gate:3:")) << out;
+  EXPECT_TRUE(absl::StrContains(out, dir + "/bad.gate:4:")) << out;
+  EXPECT_TRUE(absl::StrContains(out, dir + "/bad.gate.d/10-more.conf:2:")) << out;
+  EXPECT_TRUE(absl::StrContains(out, dir + "/empty.gate:")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "good.gate:")) << out;
+}
+
+TEST(GatekeeperCheckTest, ShippedExamplesAreValid) {
+  std::string out;
+  EXPECT_EQ(::gatekeeper::testing::Run({GatekeeperBinary(), "check", GK_SOURCE_DIR "/configs/web.gate",
+                 GK_SOURCE_DIR "/configs/sshd.gate", GK_SOURCE_DIR "/configs/gatekeeper.conf"},
+                &out),
+            0)
+      << out;
+}
+
+}  // namespace
+}  // namespace gatekeeper::testing
