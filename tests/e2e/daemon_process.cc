@@ -29,6 +29,20 @@ namespace gatekeeper::testing {
 std::string GatekeeperBinary() { return GK_GATEKEEPER_BINARY; }
 std::string TestServiceBinary() { return GK_TEST_SERVICE_BINARY; }
 
+std::string Ask(int fd) {
+  if (::send(fd, "hi\n", 3, MSG_NOSIGNAL) != 3) return "";
+  std::string reply;
+  while (reply.find('\n') == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return "";
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return "";
+    reply.append(buf, n);
+  }
+  return reply.substr(0, reply.find('\n'));
+}
+
 DaemonProcess::DaemonProcess(const std::map<std::string, std::string>& files) {
   tag_ = UniqueName("gk");
   config_dir_ = absl::StrCat("/tmp/gk-test-", tag_, "/etc");

@@ -53,6 +53,10 @@ class DaemonProcess {
   pid_t pid_ = -1;
 };
 
+// Sends a line to a gk-test-service connection and returns its answer line
+// ("<fdname> <pid>[ <remote>]"), or "" when none came within 5 s.
+std::string Ask(int fd);
+
 // Path of a binary of the build (gatekeeper, gk-test-service), set by CMake.
 std::string GatekeeperBinary();
 std::string TestServiceBinary();

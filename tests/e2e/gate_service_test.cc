@@ -21,20 +21,6 @@ constexpr char kServer[] = "192.0.2.1";
 constexpr char kClient[] = "192.0.2.2";
 constexpr milliseconds kIo{5000};
 
-std::string Ask(int fd) {
-  if (::send(fd, "hi\n", 3, MSG_NOSIGNAL) != 3) return "";
-  std::string reply;
-  while (reply.find('\n') == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) != 1) return "";
-    char buf[256];
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) return "";
-    reply.append(buf, n);
-  }
-  return reply.substr(0, reply.find('\n'));
-}
-
 // True when the peer closed the connection (EOF or reset) within the timeout.
 bool Closed(int fd, milliseconds timeout) {
   pollfd p{fd, POLLIN, 0};
@@ -49,13 +35,7 @@ class GateServiceTest : public ::testing::Test {
     GK_REQUIRE_ROOT();
     srv_ = std::make_unique<Netns>(UniqueName("gks"));
     cli_ = std::make_unique<Netns>(UniqueName("gkc"));
-    const std::string vs = UniqueName("vs"), vc = UniqueName("vc");
-    MustRun({"ip", "link", "add", vs, "netns", srv_->name(), "type", "veth", "peer", "name", vc,
-             "netns", cli_->name()});
-    srv_->Ip({"addr", "add", absl::StrCat(kServer, "/24"), "dev", vs});
-    srv_->Ip({"link", "set", vs, "up"});
-    cli_->Ip({"addr", "add", absl::StrCat(kClient, "/24"), "dev", vc});
-    cli_->Ip({"link", "set", vc, "up"});
+    ConnectNamespaces(*srv_, absl::StrCat(kServer, "/24"), *cli_, absl::StrCat(kClient, "/24"));
   }
   void TearDown() override {
     if (HasFailure() && daemon_) std::fprintf(stderr, "daemon log:\n%s\n", daemon_->Log().c_str());

@@ -23,21 +23,6 @@ using Clock = std::chrono::steady_clock;
 constexpr uint16_t kPort = 8443;
 constexpr milliseconds kConnect{10000};
 
-// Sends a line and returns the service's answer ("<fdname> <pid>[ <remote>]"), or "".
-std::string Ask(int fd) {
-  if (::send(fd, "hi\n", 3, MSG_NOSIGNAL) != 3) return "";
-  std::string reply;
-  while (reply.find('\n') == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) != 1) return "";
-    char buf[256];
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) return "";
-    reply.append(buf, n);
-  }
-  return reply.substr(0, reply.find('\n'));
-}
-
 int ServedPid(const std::string& reply) {
   std::vector<std::string> words = absl::StrSplit(reply, ' ');
   int pid = 0;

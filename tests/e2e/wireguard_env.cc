@@ -63,13 +63,8 @@ std::string WgPubKey(const std::string& private_key) {
 WireGuardEnv::WireGuardEnv() {
   srv_ = std::make_unique<Netns>(UniqueName("gks"));
   cli_ = std::make_unique<Netns>(UniqueName("gkc"));
-  const std::string vs = UniqueName("vs"), vc = UniqueName("vc");
-  MustRun({"ip", "link", "add", vs, "netns", srv_->name(), "type", "veth", "peer", "name", vc,
-           "netns", cli_->name()});
-  srv_->Ip({"addr", "add", absl::StrCat(kUnderlayServer, "/24"), "dev", vs});
-  srv_->Ip({"link", "set", vs, "up"});
-  cli_->Ip({"addr", "add", absl::StrCat(kUnderlayClient, "/24"), "dev", vc});
-  cli_->Ip({"link", "set", vc, "up"});
+  ConnectNamespaces(*srv_, absl::StrCat(kUnderlayServer, "/24"), *cli_,
+                    absl::StrCat(kUnderlayClient, "/24"));
 
   // wireguard-go keeps its control socket in /var/run/wireguard/NAME.sock for every namespace:
   // names must be unique machine-wide.

@@ -35,18 +35,11 @@ void EngineFixture::SetUp() {
 
   srv_ = std::make_unique<Netns>(UniqueName("gks"));
   cli_ = std::make_unique<Netns>(UniqueName("gkc"));
-  const std::string veth_srv = UniqueName("vs");
-  const std::string veth_cli = UniqueName("vc");
-  MustRun({"ip", "link", "add", veth_srv, "netns", srv_->name(), "type", "veth", "peer", "name",
-           veth_cli, "netns", cli_->name()});
-  srv_->Ip({"addr", "add", "192.0.2.1/24", "dev", veth_srv});
+  const auto [veth_srv, veth_cli] = ConnectNamespaces(*srv_, "192.0.2.1/24", *cli_, "192.0.2.2/24");
   srv_->Ip({"addr", "add", "2001:db8::1/64", "dev", veth_srv, "nodad"});
-  srv_->Ip({"link", "set", veth_srv, "up"});
-  cli_->Ip({"addr", "add", "192.0.2.2/24", "dev", veth_cli});
   cli_->Ip({"addr", "add", "192.0.2.3/24", "dev", veth_cli});
   cli_->Ip({"addr", "add", "2001:db8::2/64", "dev", veth_cli, "nodad"});
   cli_->Ip({"addr", "add", "2001:db8::3/64", "dev", veth_cli, "nodad"});
-  cli_->Ip({"link", "set", veth_cli, "up"});
   ready_ = !HasFatalFailure();
 }
 

@@ -104,6 +104,18 @@ void Netns::Ip(const std::vector<std::string>& args) const {
   MustRun(argv);
 }
 
+std::pair<std::string, std::string> ConnectNamespaces(const Netns& a, const std::string& cidr_a,
+                                                      const Netns& b, const std::string& cidr_b) {
+  const std::string va = UniqueName("va"), vb = UniqueName("vb");
+  MustRun({"ip", "link", "add", va, "netns", a.name(), "type", "veth", "peer", "name", vb, "netns",
+           b.name()});
+  a.Ip({"addr", "add", cidr_a, "dev", va});
+  b.Ip({"addr", "add", cidr_b, "dev", vb});
+  a.Ip({"link", "set", va, "up"});
+  b.Ip({"link", "set", vb, "up"});
+  return {va, vb};
+}
+
 UniqueFd SocketIn(const Netns& netns, int family, int type) {
   UniqueFd result;
   // setns() switches only the calling thread, so a throwaway thread keeps the test's own

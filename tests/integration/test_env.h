@@ -60,6 +60,11 @@ class Netns {
   common::UniqueFd fd_;
 };
 
+// Joins two namespaces with a veth pair, gives each end its address ("192.0.2.1/24") and brings
+// both up. Returns the device names (in `a`, in `b`).
+std::pair<std::string, std::string> ConnectNamespaces(const Netns& a, const std::string& cidr_a,
+                                                      const Netns& b, const std::string& cidr_b);
+
 // A socket created in `netns` (the calling thread switches namespace for the socket() call only).
 common::UniqueFd SocketIn(const Netns& netns, int family, int type);
 

@@ -29,7 +29,8 @@ struct Credentials {
 //  - user given, group empty: the user's primary group (like systemd's User= alone);
 //  - user empty, group given: the daemon's own user with that group;
 //  - both empty: InvalidArgument (the caller should not ask for credentials then).
-// An unknown user or group is NotFound naming it; a failing name service is Unavailable.
+// An unknown user or group is NotFound naming it; a failing name service is an error with the
+// errno text.
 absl::StatusOr<Credentials> ResolveCredentials(absl::string_view user, absl::string_view group);
 
 // USER, LOGNAME, HOME and SHELL as systemd sets them for a service with User=.

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "activation/credentials.h"
 #include "activation/environment.h"
 
 namespace gatekeeper::daemon {
@@ -77,10 +76,25 @@ absl::Status ServiceSupervisor::EnsureOutput() {
   return absl::OkStatus();
 }
 
-activation::SpawnRequest ServiceSupervisor::BaseRequest() const {
+std::optional<activation::SpawnRequest> ServiceSupervisor::BaseRequest() {
+  if (!credentials_resolved_ && (service_.user || service_.group)) {
+    auto creds = activation::ResolveCredentials(service_.user ? service_.user->name : "",
+                                                service_.group ? service_.group->name : "");
+    if (!creds.ok()) {
+      state_ = "failed";
+      log_(absl::StrCat("<3>gate ", gate_, ": ", creds.status().message()));
+      return std::nullopt;
+    }
+    credentials_ = *std::move(creds);
+  }
+  credentials_resolved_ = true;
   activation::SpawnRequest req;
   req.argv = service_.exec_start;
-  req.environment = service_.environment;
+  if (credentials_ && service_.user) req.environment = activation::CredentialsEnvironment(*credentials_);
+  // Environment= comes after USER/HOME/…: a later assignment of a name wins.
+  req.environment.insert(req.environment.end(), service_.environment.begin(),
+                         service_.environment.end());
+  req.credentials = credentials_;
   req.working_directory = service_.working_directory;
   req.cgroup_fd = cgroup_.get();
   req.stdout_fd = output_write_.get();
@@ -136,24 +150,10 @@ void ServiceSupervisor::StartService() {
     log_(absl::StrCat("<3>gate ", gate_, ": service not started: ", s.message()));
     return;
   }
-  activation::SpawnRequest req = BaseRequest();
-  for (int fd : listeners_) req.fds.push_back({fd, fd_name_});
-  if (service_.user || service_.group) {
-    auto creds = activation::ResolveCredentials(service_.user ? service_.user->name : "",
-                                                service_.group ? service_.group->name : "");
-    if (!creds.ok()) {
-      state_ = "failed";
-      log_(absl::StrCat("<3>gate ", gate_, ": ", creds.status().message()));
-      return;
-    }
-    req.credentials = *creds;
-    if (service_.user) {
-      for (std::string& v : activation::CredentialsEnvironment(*creds)) {
-        req.environment.insert(req.environment.begin(), std::move(v));
-      }
-    }
-  }
-  absl::StatusOr<activation::Child> child = activation::Spawn(req);
+  std::optional<activation::SpawnRequest> req = BaseRequest();
+  if (!req) return;
+  for (int fd : listeners_) req->fds.push_back({fd, fd_name_});
+  absl::StatusOr<activation::Child> child = activation::Spawn(*req);
   if (!child.ok()) {
     log_(absl::StrCat("<3>gate ", gate_, ": cannot start the service: ", child.status().message()));
     const activation::RestartDecision d = restarts_.OnStartFailure(child.status().message(), now);
@@ -229,22 +229,16 @@ void ServiceSupervisor::OnAcceptable(int listener) {
                         activation::ConnectionLimiter::VerdictName(verdict)));
       continue;  // closing it refuses it
     }
-    activation::SpawnRequest req = BaseRequest();
-    req.fds.push_back({conn.get(), std::string(activation::kConnectionFdName)});
+    std::optional<activation::SpawnRequest> req = BaseRequest();
+    if (!req) {
+      limiter_.Release(source);
+      continue;
+    }
+    req->fds.push_back({conn.get(), std::string(activation::kConnectionFdName)});
     for (std::string& v : activation::RemoteEnvironmentOf(conn.get())) {
-      req.environment.push_back(std::move(v));
+      req->environment.push_back(std::move(v));
     }
-    if (service_.user || service_.group) {
-      auto creds = activation::ResolveCredentials(service_.user ? service_.user->name : "",
-                                                  service_.group ? service_.group->name : "");
-      if (!creds.ok()) {
-        limiter_.Release(source);
-        log_(absl::StrCat("<3>gate ", gate_, ": ", creds.status().message()));
-        continue;
-      }
-      req.credentials = *creds;
-    }
-    absl::StatusOr<activation::Child> child = activation::Spawn(req);
+    absl::StatusOr<activation::Child> child = activation::Spawn(*req);
     if (!child.ok()) {
       limiter_.Release(source);
       log_(absl::StrCat("<3>gate ", gate_, ": cannot start a connection's process: ",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "activation/connection_limiter.h"
+#include "activation/credentials.h"
 #include "activation/output_forwarder.h"
 #include "activation/restart_policy.h"
 #include "activation/spawn.h"
@@ -50,7 +51,9 @@ class ServiceSupervisor {
   };
 
   absl::Status EnsureOutput();
-  activation::SpawnRequest BaseRequest() const;
+  // The request every start shares; nullopt (and the service failed) when User=/Group= cannot be
+  // resolved.
+  std::optional<activation::SpawnRequest> BaseRequest();
   void ArmListenerWatch();
   void DisarmListenerWatch();
   void StartService();
@@ -68,6 +71,10 @@ class ServiceSupervisor {
   EventLoop& loop_;
   Logger log_;
 
+  // Resolved once, on the first start: the name service may block (LDAP), and a user that
+  // disappears later should not change a running gate.
+  std::optional<activation::Credentials> credentials_;
+  bool credentials_resolved_ = false;
   std::vector<int> listeners_;  // borrowed from the gate
   std::vector<EventSource> listener_watches_;
   std::optional<activation::OutputForwarder> output_;

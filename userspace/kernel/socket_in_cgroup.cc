@@ -49,6 +49,24 @@ struct Report {
   int err;
 };
 
+// What travels on the helper's channel: a Report, with the socket attached on success. Built on
+// the stack in both processes (no allocation: the helper may only make async-signal-safe calls).
+struct ChannelMessage {
+  Report report{kSend, EPIPE};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&report, sizeof(report)};
+  msghdr msg{};
+
+  ChannelMessage() {
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+  }
+  ChannelMessage(const ChannelMessage&) = delete;
+  ChannelMessage& operator=(const ChannelMessage&) = delete;
+};
+
 // Runs in the helper: async-signal-safe calls only, then _exit.
 [[noreturn]] void HelperMain(int channel, int netns_fd, const SocketRequest& req) {
   Report report{kOk, 0};
@@ -84,19 +102,16 @@ struct Report {
   if (req.bind && ::bind(fd, req.bind->get(), req.bind->length) != 0) fail(kBind);
   if (req.backlog > 0 && ::listen(fd, req.backlog) != 0) fail(kListen);
 
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&report, sizeof(report)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  ChannelMessage m;
+  m.report = report;
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&m.msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  if (::sendmsg(channel, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(report))) fail(kSend);
+  if (::sendmsg(channel, &m.msg, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(report))) {
+    fail(kSend);
+  }
   ::_exit(0);
 }
 
@@ -121,14 +136,9 @@ absl::StatusOr<UniqueFd> CreateSocketInCgroup(int cgroup_fd, int netns_fd,
   if (pid == 0) HelperMain(theirs.get(), netns_fd, request);
   theirs.reset();
 
-  Report report{kSend, EPIPE};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  iovec iov{&report, sizeof(report)};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
+  ChannelMessage m;
+  Report& report = m.report;
+  msghdr& msg = m.msg;
   ssize_t n;
   do {
     n = ::recvmsg(ours.get(), &msg, MSG_CMSG_CLOEXEC);
