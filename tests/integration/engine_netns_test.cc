@@ -4,6 +4,7 @@
 #include <linux/bpf.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -317,12 +318,17 @@ TEST_F(EngineNetnsTest, ForeignProgramsOnTheCgroupPathAreFoundAndWarnedAbout) {
       {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
   };
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_INGRESS);
-  UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "sd_fw_ingress", "GPL", insns, 2, &opts));
-  ASSERT_TRUE(prog.valid());
+  // systemd's firewall (known by name: listed, not warned about) and someone else's.
+  UniqueFd systemd_prog(
+      bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "sd_fw_ingress", "GPL", insns, 2, &opts));
+  UniqueFd other_prog(bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "acme_fw", "GPL", insns, 2, &opts));
+  ASSERT_TRUE(systemd_prog.valid() && other_prog.valid());
   auto parent = kernel::Cgroup::CreateOrOpen(absl::StrCat(cgroup_root_, "/gates"));
   ASSERT_TRUE(parent.ok());
-  UniqueFd link(bpf_link_create(prog.get(), parent->fd(), BPF_CGROUP_INET_INGRESS, nullptr));
-  ASSERT_TRUE(link.valid());
+  UniqueFd link1(
+      bpf_link_create(systemd_prog.get(), parent->fd(), BPF_CGROUP_INET_INGRESS, nullptr));
+  UniqueFd link2(bpf_link_create(other_prog.get(), parent->fd(), BPF_CGROUP_INET_INGRESS, nullptr));
+  ASSERT_TRUE(link1.valid() && link2.valid());
 
   // Our own host scope on the root of the subtree is not foreign.
   kernel::ScopeSpec host = Spec("", 1);
@@ -337,16 +343,17 @@ TEST_F(EngineNetnsTest, ForeignProgramsOnTheCgroupPathAreFoundAndWarnedAbout) {
   auto scope = engine_->AttachScope(spec, Policy("any", ""));
   ASSERT_TRUE(scope.ok()) << scope.status();
   ASSERT_EQ(warnings_.size(), 1u);
-  EXPECT_NE(warnings_[0].find("foreign BPF program sd_fw_ingress"), std::string::npos)
-      << warnings_[0];
+  EXPECT_NE(warnings_[0].find("foreign BPF program acme_fw"), std::string::npos) << warnings_[0];
 
   auto all = kernel::EffectivePrograms(spec.cgroup_path);
   ASSERT_TRUE(all.ok()) << all.status();
-  EXPECT_EQ(all->size(), 5u);  // ours: 2 gate + 2 host; theirs: 1
+  EXPECT_EQ(all->size(), 6u);  // ours: 2 gate + 2 host; theirs: 2
   auto foreign = engine_->ForeignPrograms(**scope);
   ASSERT_TRUE(foreign.ok()) << foreign.status();
-  ASSERT_EQ(foreign->size(), 1u);
-  EXPECT_EQ((*foreign)[0].name, "sd_fw_ingress");
+  ASSERT_EQ(foreign->size(), 2u);
+  std::vector<std::string> names = {(*foreign)[0].name, (*foreign)[1].name};
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"acme_fw", "sd_fw_ingress"}));
   EXPECT_EQ((*foreign)[0].direction, Direction::kIngress);
 }
 

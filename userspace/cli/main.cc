@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/check_command.h"
 #include "cli/status_command.h"
 #include "daemon/daemon.h"
@@ -80,7 +81,10 @@ int Run(const Args& args) {
   }
   const absl::Status s = daemon::RunDaemon(o);
   if (!s.ok()) {
-    std::fprintf(stderr, "<3>gatekeeper: %s\n", std::string(s.message()).c_str());
+    // Every line at error priority: `journalctl -p err` must show the FILE:LINE lines too.
+    for (absl::string_view line : absl::StrSplit(s.message(), '\n')) {
+      std::fprintf(stderr, "<3>gatekeeper: %s\n", std::string(line).c_str());
+    }
     return 1;
   }
   return 0;

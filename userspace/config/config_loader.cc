@@ -1,9 +1,6 @@
 // Loading from the file system: which files make up the configuration, and the checks across
 // gates.
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -30,11 +27,15 @@ Diagnostic FileError(const std::string& path, const absl::Status& status) {
   return Diagnostic{Location{path, 1}, absl::StrCat("cannot read: ", status.message())};
 }
 
-std::optional<SourceText> ReadSource(const std::string& path, std::vector<Diagnostic>& errors) {
+// `missing_ok`: a file that does not exist is no error, just absent.
+std::optional<SourceText> ReadSource(const std::string& path, std::vector<Diagnostic>& errors,
+                                     bool missing_ok = false) {
   // One byte over the limit is read so that the lexer reports the size with a line number.
   absl::StatusOr<std::string> text = ReadBoundedFile(path, kMaxFileBytes);
   if (!text.ok()) {
-    errors.push_back(FileError(path, text.status()));
+    if (!missing_ok || text.status().code() != absl::StatusCode::kNotFound) {
+      errors.push_back(FileError(path, text.status()));
+    }
     return std::nullopt;
   }
   return SourceText{path, *std::move(text)};
@@ -70,9 +71,9 @@ Part LoadGate(const std::string& path, UserResolver& resolver) {
   return part;
 }
 
-Part LoadHost(const std::string& path, UserResolver& resolver, HostConfig& host) {
+Part LoadHost(const std::string& path, UserResolver& resolver, HostConfig& host, bool missing_ok) {
   Part part;
-  std::optional<SourceText> source = ReadSource(path, part.errors);
+  std::optional<SourceText> source = ReadSource(path, part.errors, missing_ok);
   if (!source.has_value()) return part;
   LoadResult result = ParseHostConfig(*source, resolver);
   host = std::move(result.config.host);
@@ -100,8 +101,9 @@ void CheckListenersAcrossGates(std::vector<Part>& parts) {
   }
 }
 
-LoadResult Assemble(Part host_part, std::map<std::string, Part> gates) {
+LoadResult Assemble(Part host_part, std::map<std::string, Part>&& gates) {
   std::vector<Part> parts;
+  parts.reserve(gates.size());
   for (auto& [name, part] : gates) parts.push_back(std::move(part));
   CheckListenersAcrossGates(parts);
 
@@ -133,10 +135,7 @@ LoadResult LoadConfigDir(const std::string& dir, UserResolver& resolver) {
     result.errors = std::move(host_part.errors);
     return result;
   }
-  std::string host_path = JoinPath(dir, kHostFile);
-  if (::access(host_path.c_str(), F_OK) == 0 || errno != ENOENT) {
-    host_part = LoadHost(host_path, resolver, host);
-  }
+  host_part = LoadHost(JoinPath(dir, kHostFile), resolver, host, /*missing_ok=*/true);
   for (const std::string& name : *names) {
     gates.emplace(name.substr(0, name.size() - kGateSuffix.size()),
                   LoadGate(JoinPath(dir, name), resolver));
@@ -162,7 +161,7 @@ LoadResult LoadFiles(const std::vector<std::string>& paths, UserResolver& resolv
         continue;
       }
       host_path = path;
-      Part part = LoadHost(path, resolver, host);
+      Part part = LoadHost(path, resolver, host, /*missing_ok=*/false);
       host_part.errors.insert(host_part.errors.end(), part.errors.begin(), part.errors.end());
       host_part.warnings.insert(host_part.warnings.end(), part.warnings.begin(),
                                 part.warnings.end());

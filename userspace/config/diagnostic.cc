@@ -21,7 +21,6 @@ Diagnostics::FileState& Diagnostics::StateOf(const std::string& file) {
 }
 
 void Diagnostics::Error(Location where, std::string message) {
-  ++error_count_;
   FileState& state = StateOf(where.file);
   if (state.shown >= kMaxErrorsPerFile) {
     if (state.suppressed++ == 0) state.first_suppressed_line = where.line;
@@ -65,7 +64,6 @@ void Diagnostics::Finish(std::vector<Diagnostic>& errors, std::vector<Diagnostic
   errors_.clear();
   warnings_.clear();
   files_.clear();
-  error_count_ = 0;
 }
 
 }  // namespace gatekeeper::config

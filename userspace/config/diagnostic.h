@@ -40,7 +40,6 @@ class Diagnostics {
   void NoteFile(const std::string& file) { StateOf(file); }
   void Error(Location where, std::string message);
   void Warning(Location where, std::string message);
-  int error_count() const { return error_count_; }
 
   // Moves the collected diagnostics out, sorted, with one summary per file that hit the cap.
   void Finish(std::vector<Diagnostic>& errors, std::vector<Diagnostic>& warnings);
@@ -57,7 +56,6 @@ class Diagnostics {
   std::map<std::string, FileState> files_;
   std::vector<Diagnostic> errors_;
   std::vector<Diagnostic> warnings_;
-  int error_count_ = 0;
 };
 
 }  // namespace gatekeeper::config

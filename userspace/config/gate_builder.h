@@ -26,6 +26,10 @@ struct GateBuilder {
   std::optional<Location> socket_group_where;
   std::optional<Location> socket_mode_where;
   std::optional<Location> start_where;
+  // A Listen*= or ExecStart= value was refused (and not reset since): the checks for a missing
+  // listener or command stay quiet, as the error at the value already explains it.
+  bool listen_failed = false;
+  bool exec_start_failed = false;
   // The last non-empty [Service] assignment other than ExecStart=, and its key.
   std::optional<Location> service_key_where;
   std::string service_key;

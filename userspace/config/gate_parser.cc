@@ -23,7 +23,7 @@ std::optional<Location> FirstSection(const std::vector<UnitText>& units, std::st
 
 void CheckListeners(GateBuilder& b, Diagnostics& diags) {
   const SocketConfig& s = b.gate.socket;
-  if (s.listen.empty()) {
+  if (s.listen.empty() && !b.listen_failed) {
     diags.Error(b.gate.where,
                 "the gate has nothing to listen on: add ListenStream= or ListenDatagram= to "
                 "[Socket]");
@@ -56,6 +56,7 @@ void CheckListeners(GateBuilder& b, Diagnostics& diags) {
 
 void CheckService(GateBuilder& b, const std::vector<UnitText>& units, Diagnostics& diags) {
   if (b.service.exec_start.empty()) {
+    if (b.exec_start_failed) return;  // its error says what is wrong
     if (b.service_key_where.has_value()) {
       Location where = FirstSection(units, "Service").value_or(*b.service_key_where);
       diags.Error(where, absl::StrCat("[Service] has no ExecStart= but sets ", b.service_key, "= (",

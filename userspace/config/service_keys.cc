@@ -143,9 +143,10 @@ std::vector<KeyHandler> ServiceKeys(GateBuilder& b) {
   ServiceConfig& s = b.service;
   auto keys = std::vector<KeyHandler>{
       {"Service", "ExecStart", true,
-       [&s](const Assignment& a, const std::string& v) {
+       [&b, &s](const Assignment& a, const std::string& v) {
          if (v.empty()) {
            s.exec_start.clear();
+           b.exec_start_failed = false;
            return absl::OkStatus();
          }
          if (!s.exec_start.empty()) {
@@ -155,7 +156,10 @@ std::vector<KeyHandler> ServiceKeys(GateBuilder& b) {
                "with an empty ExecStart=)"));
          }
          absl::StatusOr<std::vector<std::string>> argv = ParseCommandLine(v);
-         if (!argv.ok()) return argv.status();
+         if (!argv.ok()) {
+           b.exec_start_failed = true;
+           return argv.status();
+         }
          s.exec_start = *std::move(argv);
          s.exec_start_where = a.where;
          return absl::OkStatus();

@@ -20,10 +20,14 @@ absl::Status AddListener(GateBuilder& b, ListenSpec::Type type, const Assignment
   if (value.empty()) {
     // systemd: an empty value of any Listen*= key drops every listener set so far.
     listen.clear();
+    b.listen_failed = false;
     return absl::OkStatus();
   }
   absl::StatusOr<ListenSpec> spec = ParseListenSpec(type, value);
-  if (!spec.ok()) return spec.status();
+  if (!spec.ok()) {
+    b.listen_failed = true;
+    return spec.status();
+  }
   spec->where = a.where;
   for (const ListenSpec& other : listen) {
     if (SameEndpoint(other, *spec)) {

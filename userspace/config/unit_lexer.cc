@@ -31,6 +31,17 @@ bool IsSafeSectionName(std::string_view name) {
   });
 }
 
+// Returns an error message for a physical line that cannot be used, or an empty string.
+std::string CheckPhysicalLine(std::string_view raw) {
+  if (raw.size() > kMaxLineBytes) {
+    return absl::StrCat("line is longer than ", kMaxLineBytes / 1024, " KiB (", raw.size(),
+                        " bytes)");
+  }
+  if (raw.find('\0') != std::string_view::npos) return "line contains a NUL byte";
+  if (!IsValidUtf8(raw)) return "line is not valid UTF-8";
+  return "";
+}
+
 class Lexer {
  public:
   Lexer(const std::string& file, Diagnostics& diags) : file_(file), diags_(diags) {}
@@ -41,8 +52,6 @@ class Lexer {
   void Error(int line, std::string message) {
     diags_.Error(Location{file_, line}, std::move(message));
   }
-  // Returns an error message for a physical line that cannot be used, or an empty string.
-  std::string CheckPhysicalLine(std::string_view raw) const;
   void ParseLogicalLine(std::string_view text, int line);
 
   const std::string& file_;
@@ -53,21 +62,11 @@ class Lexer {
   bool seen_header_ = false;
 };
 
-std::string Lexer::CheckPhysicalLine(std::string_view raw) const {
-  if (raw.size() > kMaxLineBytes) {
-    return absl::StrCat("line is longer than ", kMaxLineBytes / 1024, " KiB (", raw.size(),
-                        " bytes)");
-  }
-  if (raw.find('\0') != std::string_view::npos) return "line contains a NUL byte";
-  if (!IsValidUtf8(raw)) return "line is not valid UTF-8";
-  return "";
-}
-
 UnitText Lexer::Run(std::string_view text) {
   if (text.size() > kMaxFileBytes) {
     // Nothing is used: a truncated file could silently lose the keys that matter.
     int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + kMaxFileBytes, '\n'));
-    Error(line, absl::StrCat("file is larger than ", kMaxFileBytes / (1024 * 1024),
+    Error(line, absl::StrCat("file is larger than ", kMaxFileBytes / (size_t{1024} * 1024),
                              " MiB; none of it is used (the limit is reached at this line)"));
     return {};
   }

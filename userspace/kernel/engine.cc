@@ -95,6 +95,9 @@ void Engine::WarnAboutForeignPrograms(const Scope& scope) const {
     return;
   }
   for (const AttachedProgram& p : *foreign) {
+    // systemd's own IP firewall on gatekeeper.service: the shipped unit's IPAddressAllow=any makes
+    // it pass everything. `status` still lists it.
+    if (p.name == "sd_fw_ingress" || p.name == "sd_fw_egress") continue;
     warn_(absl::StrCat("scope ", scope.name(), ": foreign BPF program ", p.name, " (id ", p.id,
                        ", ", p.direction == Direction::kIngress ? "ingress" : "egress",
                        ") also filters cgroup ", scope.spec().cgroup_path,

@@ -74,6 +74,26 @@ void Unmount(const std::string& path) {
   }
 }
 
+// What a run that was killed (SIGKILL, ctest's timeout) left: its container, cgroup, overlay.
+void RemoveLeftoversOfDeadRuns() {
+  std::error_code ec;
+  if (auto cgroup2 = kernel::ReadCgroup2Mount(); cgroup2.ok()) {
+    for (const auto& e : fs::directory_iterator(*cgroup2, ec)) {
+      const std::string n = e.path().filename().string();
+      if (e.is_directory() && absl::StartsWith(n, kPrefix) && OwnerIsGone(n)) {
+        (void)KillAndRemoveCgroup(e.path().string());
+      }
+    }
+  }
+  for (const auto& e : fs::directory_iterator("/tmp", ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && absl::StartsWith(n, kPrefix) && OwnerIsGone(n)) {
+      Unmount(e.path().string() + "/merged");
+      fs::remove_all(e.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> CachedNspawnRoot(const std::string& script) {
@@ -81,7 +101,8 @@ absl::StatusOr<std::string> CachedNspawnRoot(const std::string& script) {
   if (Run({script, "--check"}, &out) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the cached Debian root for this test is not ready: ", absl::StripAsciiWhitespace(out),
-        "\nbuild it with `", script, "` (an install step that scripts/test runs before the tests)"));
+        "\nbuild it with `", script,
+        "` (an install step that scripts/test runs before the tests)"));
   }
   if (Run({script, "--path"}, &out) != 0) {
     return absl::InternalError(absl::StrCat(script, " --path: ", out));
@@ -115,25 +136,6 @@ NspawnContainer::~NspawnContainer() {
   if (mounted_) Unmount(merged_);
   std::error_code ec;
   if (!workdir_.empty()) fs::remove_all(workdir_, ec);
-}
-
-void NspawnContainer::RemoveLeftoversOfDeadRuns() {
-  std::error_code ec;
-  if (auto cgroup2 = kernel::ReadCgroup2Mount(); cgroup2.ok()) {
-    for (const auto& e : fs::directory_iterator(*cgroup2, ec)) {
-      const std::string n = e.path().filename().string();
-      if (e.is_directory() && absl::StartsWith(n, kPrefix) && OwnerIsGone(n)) {
-        (void)KillAndRemoveCgroup(e.path().string());
-      }
-    }
-  }
-  for (const auto& e : fs::directory_iterator("/tmp", ec)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && absl::StartsWith(n, kPrefix) && OwnerIsGone(n)) {
-      Unmount(e.path().string() + "/merged");
-      fs::remove_all(e.path(), ec);
-    }
-  }
 }
 
 absl::Status NspawnContainer::Prepare() {
@@ -179,8 +181,8 @@ absl::Status NspawnContainer::CopyFile(const std::string& from, const std::strin
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
   fs::copy_file(from, p, fs::copy_options::overwrite_existing, ec);
-  if (ec) return absl::InternalError(absl::StrCat("copy ", from, " to ", p.string(), ": ",
-                                                  ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("copy ", from, " to ", p.string(), ": ", ec.message()));
   if (::chmod(p.c_str(), mode) != 0) return Errno(absl::StrCat("chmod ", p.string()));
   return absl::OkStatus();
 }
@@ -209,20 +211,13 @@ absl::Status NspawnContainer::Boot(milliseconds timeout) {
     return Errno(absl::StrCat("mkdir ", cgroup_));
   }
 
-  std::vector<std::string> args = {kNspawn,
-                                   "--directory=" + merged_,
-                                   "--boot",
-                                   "--machine=" + name_,
-                                   "--private-network",
-                                   "--bind=/dev/net/tun",
+  std::vector<std::string> args = {kNspawn, "--directory=" + merged_, "--boot",
+                                   "--machine=" + name_, "--private-network", "--bind=/dev/net/tun",
                                    // Not registered with machined: there is no system bus here.
-                                   "--register=no",
-                                   "--keep-unit",
-                                   "--console=passive",
+                                   "--register=no", "--keep-unit", "--console=passive",
                                    "--link-journal=no",
                                    // nspawn's seccomp filter refuses bpf() otherwise.
-                                   "--system-call-filter=bpf",
-                                   "--capability=all",
+                                   "--system-call-filter=bpf", "--capability=all",
                                    // nspawn mounts no bpffs and /sys/fs is read-only: give the
                                    // daemon a mount point for the bpffs it mounts itself.
                                    "--tmpfs=/sys/fs/bpf:mode=700"};
@@ -250,8 +245,8 @@ absl::Status NspawnContainer::Boot(milliseconds timeout) {
   const pid_t pid = ::fork();
   if (pid < 0) return Errno("fork");
   if (pid == 0) {
-    // Only async-signal-safe calls from here to exec.
-    ::setsid();
+    // Only async-signal-safe calls from here to exec. nspawn stays in our session, so whatever
+    // ends this test (ctest's timeout, ^C) reaches the container too.
     const int c = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (c < 0 || ::write(c, "0", 1) != 1) ::_exit(126);
     ::close(c);
@@ -273,9 +268,8 @@ absl::Status NspawnContainer::Boot(milliseconds timeout) {
         if (!nspawn_running()) return true;
         for (absl::string_view c : absl::StrSplit(ReadAll(children), ' ', absl::SkipEmpty())) {
           int child = 0;
-          if (absl::SimpleAtoi(c, &child) &&
-              absl::StripAsciiWhitespace(ReadAll(absl::StrCat("/proc/", child, "/comm"))) ==
-                  "systemd") {
+          if (absl::SimpleAtoi(c, &child) && absl::StripAsciiWhitespace(ReadAll(absl::StrCat(
+                                                 "/proc/", child, "/comm"))) == "systemd") {
             init_pid_ = child;
             return true;
           }
@@ -293,8 +287,12 @@ absl::Status NspawnContainer::Boot(milliseconds timeout) {
 
 int NspawnContainer::Exec(const std::vector<std::string>& argv, std::string* out,
                           std::chrono::seconds timeout) const {
-  std::vector<std::string> full = {"timeout",  "--kill-after=5", absl::StrCat(timeout.count()),
-                                   "nsenter",  "-t",             absl::StrCat(init_pid_),
+  std::vector<std::string> full = {"timeout",
+                                   "--kill-after=5",
+                                   absl::StrCat(timeout.count()),
+                                   "nsenter",
+                                   "-t",
+                                   absl::StrCat(init_pid_),
                                    "--all"};
   full.insert(full.end(), argv.begin(), argv.end());
   std::string ignored;
@@ -308,21 +306,29 @@ bool NspawnContainer::nspawn_running() {
   return false;
 }
 
-void NspawnContainer::Shutdown(milliseconds timeout) {
-  if (nspawn_pid_ <= 0) return;
+bool NspawnContainer::Shutdown(milliseconds timeout) {
+  if (nspawn_pid_ <= 0) return true;
   // nspawn turns SIGTERM into the container's halt signal (SIGRTMIN+3 for systemd).
   ::kill(nspawn_pid_, SIGTERM);
   if (!PollUntil([&] { return !nspawn_running(); }, timeout, milliseconds(20))) {
-    std::fprintf(stderr, "nspawn container %s: no halt within %lld ms, killing it\n",
-                 name_.c_str(), static_cast<long long>(timeout.count()));
+    std::fprintf(stderr, "nspawn container %s: no halt within %lld ms, killing it\n", name_.c_str(),
+                 static_cast<long long>(timeout.count()));
     // Killing the container's init ends its whole PID namespace.
     if (init_pid_ > 0) ::kill(init_pid_, SIGKILL);
     ::kill(nspawn_pid_, SIGKILL);
     while (::waitpid(nspawn_pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
     nspawn_pid_ = -1;
+    init_pid_ = -1;
+    return false;
   }
   init_pid_ = -1;
+  return true;
+}
+
+void PrintTo(NspawnContainer::CgroupLayout layout, std::ostream* os) {
+  *os << (layout == NspawnContainer::CgroupLayout::kUnified ? "cgroup2-only"
+                                                            : "host-cgroup-layout");
 }
 
 std::string NspawnContainer::ConsoleLog() const { return ReadAll(workdir_ + "/console.log"); }

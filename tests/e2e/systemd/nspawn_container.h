@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -53,8 +54,9 @@ class NspawnContainer {
   // Runs `argv` inside the container (all namespaces of its init); output and errors in `out`.
   int Exec(const std::vector<std::string>& argv, std::string* out = nullptr,
            std::chrono::seconds timeout = std::chrono::seconds(30)) const;
-  // Stops the container: halt through nspawn (SIGTERM), SIGKILL after `timeout`.
-  void Shutdown(std::chrono::milliseconds timeout);
+  // Stops the container: halt through nspawn (SIGTERM), SIGKILL after `timeout`. True when it
+  // halted in time (or was not running).
+  bool Shutdown(std::chrono::milliseconds timeout);
 
   pid_t init_pid() const { return init_pid_; }
   bool nspawn_running();
@@ -62,8 +64,6 @@ class NspawnContainer {
   const std::string& name() const { return name_; }
 
  private:
-  void RemoveLeftoversOfDeadRuns();
-
   std::string image_;
   CgroupLayout layout_;
   std::string name_;     // gk-test-nspawn-<pid>: machine name, work dir, cgroup
@@ -75,6 +75,9 @@ class NspawnContainer {
   pid_t nspawn_pid_ = -1;
   pid_t init_pid_ = -1;
 };
+
+// For gtest's messages about the test parameter.
+void PrintTo(NspawnContainer::CgroupLayout layout, std::ostream* os);
 
 }  // namespace gatekeeper::testing
 

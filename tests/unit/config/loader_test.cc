@@ -226,5 +226,25 @@ TEST(LoaderTest, LoadFilesChecksWhatItIsGiven) {
   EXPECT_EQ(result.config.gates[0].socket.bind_to_device, "wg0");  // its drop-in was read
 }
 
+TEST(LoaderTest, HostFileSymlinkLoopIsAnError) {
+  TempDir tmp;
+  tmp.Write("web.gate", "[Socket]\nListenStream=80\n");
+  std::string host = tmp.path() + "/gatekeeper.conf";
+  ASSERT_EQ(symlink("gatekeeper.conf", host.c_str()), 0);  // a loop, not a missing file
+  FakeResolver resolver;
+  EXPECT_THAT(Errors(LoadConfigDir(tmp.path(), resolver)),
+              ElementsAre(HasSubstr(host + ":1: cannot read: ")));
+}
+
+// The one test that reads the machine's user database: root is in every /etc/passwd.
+TEST(SystemUserResolverTest, ResolvesRootAndNotNonsense) {
+  SystemUserResolver resolver;
+  EXPECT_EQ(resolver.Uid("root"), 0u);
+  EXPECT_EQ(resolver.Gid("root"), 0u);
+  EXPECT_EQ(resolver.Uid("gk-no-such-user-4711"), std::nullopt);
+  EXPECT_EQ(resolver.Gid("gk-no-such-group-4711"), std::nullopt);
+  EXPECT_EQ(resolver.Uid(std::string_view("root\0x", 6)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace gatekeeper::config
