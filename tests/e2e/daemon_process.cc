@@ -80,18 +80,13 @@ bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout)
   const std::string log = runtime_dir_ + "/daemon.log";
   // nsenter enters only the network namespace; `ip netns exec` would also remount /sys, hiding
   // the cgroup and bpf file systems from the daemon.
-  const std::vector<std::string> argv = {"nsenter",
-                                         absl::StrCat("--net=/var/run/netns/", netns.name()),
-                                         GatekeeperBinary(),
-                                         "run",
-                                         "--config-dir",
-                                         config_dir_,
-                                         "--runtime-dir",
-                                         runtime_dir_,
-                                         "--cgroup-base",
-                                         cgroup_base_,
-                                         "--bpffs-dir",
-                                         bpffs_dir_};
+  const std::vector<std::string> argv = {
+      "nsenter",          absl::StrCat("--net=/var/run/netns/", netns.name()),
+      GatekeeperBinary(), "run",
+      "--config-dir",     config_dir_,
+      "--runtime-dir",    runtime_dir_,
+      "--cgroup-base",    cgroup_base_,
+      "--bpffs-dir",      bpffs_dir_};
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -140,7 +135,8 @@ absl::StatusOr<nlohmann::json> DaemonProcess::Status(const std::string& gate) co
 
 nlohmann::json DaemonProcess::Gate(const std::string& gate) const {
   auto s = Status(gate);
-  if (!s.ok() || !(*s)["gates"].is_array() || (*s)["gates"].empty()) return nlohmann::json::object();
+  if (!s.ok() || !(*s)["gates"].is_array() || (*s)["gates"].empty())
+    return nlohmann::json::object();
   return (*s)["gates"][0];
 }
 
@@ -153,8 +149,8 @@ int DaemonProcess::Stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
-  bool exited = WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; },
-                        std::chrono::seconds(15));
+  bool exited =
+      WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(15));
   if (!exited) {
     Kill();
     return -1;

@@ -44,7 +44,8 @@ class GateServiceTest : public ::testing::Test {
     srv_.reset();
   }
   void StartDaemon(const std::string& gate_text) {
-    daemon_ = std::make_unique<DaemonProcess>(std::map<std::string, std::string>{{"svc.gate", gate_text}});
+    daemon_ = std::make_unique<DaemonProcess>(
+        std::map<std::string, std::string>{{"svc.gate", gate_text}});
     ASSERT_TRUE(daemon_->Start(*srv_));
     ASSERT_TRUE(daemon_->WaitGateState("svc", "listening"));
   }
@@ -74,20 +75,27 @@ TEST_F(GateServiceTest, AcceptYesGivesEachConnectionItsProcessAndEnforcesPerSour
   EXPECT_EQ(w1[0], "connection");
   EXPECT_EQ(w1[2], kClient);
   EXPECT_NE(w1[1], w2[1]);
-  ASSERT_TRUE(WaitFor([&] {
-    return daemon_->Gate("svc")["service"].value("connections", 0) == 2;
-  }));
+  ASSERT_TRUE(
+      WaitFor([&] { return daemon_->Gate("svc")["service"].value("connections", 0) == 2; }));
 
   // The third from the same source is accepted by the kernel, then closed by the daemon.
   common::UniqueFd c3 = Connect(2222);
   EXPECT_TRUE(Closed(c3.get(), kIo));
   // When one ends, its slot frees up.
   c1.reset();
-  ASSERT_TRUE(WaitFor([&] {
-    return daemon_->Gate("svc")["service"].value("connections", 0) == 1;
-  }));
+  ASSERT_TRUE(
+      WaitFor([&] { return daemon_->Gate("svc")["service"].value("connections", 0) == 1; }));
   common::UniqueFd c4 = Connect(2222);
   EXPECT_TRUE(absl::StartsWith(Ask(c4.get()), "connection ")) << daemon_->Log();
+}
+
+TEST_F(GateServiceTest, StandardInputSocketMakesTheConnectionStdinAndStdout) {
+  if (!srv_) return;
+  // inetd style, as "sshd -i": /bin/cat echoes what arrives on stdin to stdout, both the socket.
+  StartDaemon(absl::StrCat("[Socket]\nListenStream=", kServer, ":7\nAccept=yes\n",
+                           "[Service]\nExecStart=/bin/cat\nStandardInput=socket\n"));
+  common::UniqueFd c = Connect(7);
+  EXPECT_EQ(Ask(c.get()), "hi");
 }
 
 TEST_F(GateServiceTest, CrashedServiceIsRestartedAndTheWaitingClientServed) {
@@ -115,7 +123,8 @@ TEST(GatekeeperCheckTest, ReportsEveryErrorWithFileAndLine) {
   std::ofstream(dir + "/empty.gate") << "[Socket]\nBindToDevice=wg0\n";
   std::ofstream(dir + "/good.gate") << "[Socket]\nListenStream=9000\n";
   std::string out;
-  const int rc = ::gatekeeper::testing::Run({GatekeeperBinary(), "check", "--config-dir", dir}, &out);
+  const int rc =
+      ::gatekeeper::testing::Run({GatekeeperBinary(), "check", "--config-dir", dir}, &out);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_TRUE(absl::StrContains(out, dir + "/bad.gate:3:")) << out;
@@ -127,7 +136,8 @@ TEST(GatekeeperCheckTest, ReportsEveryErrorWithFileAndLine) {
 
 TEST(GatekeeperCheckTest, ShippedExamplesAreValid) {
   std::string out;
-  EXPECT_EQ(::gatekeeper::testing::Run({GatekeeperBinary(), "check", GK_SOURCE_DIR "/configs/web.gate",
+  EXPECT_EQ(::gatekeeper::testing::Run(
+                {GatekeeperBinary(), "check", GK_SOURCE_DIR "/configs/web.gate",
                  GK_SOURCE_DIR "/configs/sshd.gate", GK_SOURCE_DIR "/configs/gatekeeper.conf"},
                 &out),
             0)

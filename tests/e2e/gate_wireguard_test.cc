@@ -38,16 +38,23 @@ class GateWireGuardTest : public ::testing::Test {
   void SetUp() override {
     GK_REQUIRE_ROOT();
     wg_ = std::make_unique<WireGuardEnv>();
-    daemon_ = std::make_unique<DaemonProcess>(std::map<std::string, std::string>{
-        {"web.gate", absl::StrCat("[Socket]\n"
-                                  "ListenStream=", kPort, "\n"
-                                  "BindToDevice=", wg_->server_device(), "\n"
-                                  "IPAddressDeny=any\n"
-                                  "IPAddressAllow=", kTunnelPeerA, "\n"
-                                  "FileDescriptorName=web\n"
-                                  "\n"
-                                  "[Service]\n"
-                                  "ExecStart=", TestServiceBinary(), "\n")}});
+    daemon_ = std::make_unique<DaemonProcess>(
+        std::map<std::string, std::string>{{"web.gate", absl::StrCat("[Socket]\n"
+                                                                     "ListenStream=",
+                                                                     kPort,
+                                                                     "\n"
+                                                                     "BindToDevice=",
+                                                                     wg_->server_device(),
+                                                                     "\n"
+                                                                     "IPAddressDeny=any\n"
+                                                                     "IPAddressAllow=",
+                                                                     kTunnelPeerA,
+                                                                     "\n"
+                                                                     "FileDescriptorName=web\n"
+                                                                     "\n"
+                                                                     "[Service]\n"
+                                                                     "ExecStart=",
+                                                                     TestServiceBinary(), "\n")}});
   }
   void TearDown() override {
     if (HasFailure() && daemon_) std::fprintf(stderr, "daemon log:\n%s\n", daemon_->Log().c_str());
@@ -69,9 +76,9 @@ TEST_F(GateWireGuardTest, WaitsBindsServesDropsAndSurvivesDeviceRecreation) {
   const auto up = Clock::now();
   wg_->CreateServerDevice();
   ASSERT_TRUE(daemon_->WaitGateState("web", "listening"));
-  std::printf("link-up to listening (status polled): %lld ms\n",
-              static_cast<long long>(
-                  std::chrono::duration_cast<milliseconds>(Clock::now() - up).count()));
+  std::printf(
+      "link-up to listening (status polled): %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<milliseconds>(Clock::now() - up).count()));
 
   // 3. The allowed peer reaches the socket-activated service.
   common::UniqueFd a = StartConnect(wg_->clients(), kTunnelPeerA, kTunnelServer, kPort);

@@ -88,9 +88,10 @@ WireGuardEnv::~WireGuardEnv() {
 }
 
 void WireGuardEnv::StartWireGuardGo(const Netns& ns, Device& dev) {
-  const std::vector<std::string> argv = {"ip", "netns", "exec", ns.name(), "env",
-                                         "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1",
-                                         "wireguard-go", "-f", dev.name};
+  const std::vector<std::string> argv = {
+      "ip",           "netns", "exec",
+      ns.name(),      "env",   "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1",
+      "wireguard-go", "-f",    dev.name};
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -147,11 +148,11 @@ void WireGuardEnv::DeleteServerDevice() {
 
 void WireGuardEnv::ResetClientPeers() {
   for (const Device* d : {&peer_a_, &peer_b_}) {
-    MustRun({"ip", "netns", "exec", cli_->name(), "wg", "set", d->name, "peer",
-             server_.public_key, "remove"});
-    MustRun({"ip", "netns", "exec", cli_->name(), "wg", "set", d->name, "peer",
-             server_.public_key, "endpoint", absl::StrCat(kUnderlayServer, ":", kServerPort),
-             "allowed-ips", absl::StrCat(kTunnelServer, "/32")});
+    MustRun({"ip", "netns", "exec", cli_->name(), "wg", "set", d->name, "peer", server_.public_key,
+             "remove"});
+    MustRun({"ip", "netns", "exec", cli_->name(), "wg", "set", d->name, "peer", server_.public_key,
+             "endpoint", absl::StrCat(kUnderlayServer, ":", kServerPort), "allowed-ips",
+             absl::StrCat(kTunnelServer, "/32")});
   }
 }
 

@@ -34,8 +34,8 @@ TEST(WireGuardEnvTest, PeerReachesServerDeviceBeforeAndAfterRecreation) {
   wg.ResetClientPeers();
   // The other peer, to a fresh listener: this checks the environment, not socket survival.
   common::UniqueFd listener2 = Listen(wg.server(), kTunnelServer);
-  common::UniqueFd c2 = StartConnect(wg.clients(), kTunnelPeerB, kTunnelServer,
-                                     LocalPort(listener2.get()));
+  common::UniqueFd c2 =
+      StartConnect(wg.clients(), kTunnelPeerB, kTunnelServer, LocalPort(listener2.get()));
   EXPECT_TRUE(WaitConnected(c2.get(), milliseconds(10000)));
 }
 

@@ -36,9 +36,9 @@ std::string RenderStatus(const nlohmann::json& status) {
     for (const char* dir : {"ingress", "egress"}) {
       for (const char* verdict : {"allowed", "denied"}) {
         const nlohmann::json& c = g["counters"][dir][verdict];
-        absl::StrAppend(&out, absl::StrFormat("  %-9s %-8s %12d %14d\n", dir, verdict,
-                                              c.value("packets", uint64_t{0}),
-                                              c.value("bytes", uint64_t{0})));
+        absl::StrAppend(
+            &out, absl::StrFormat("  %-9s %-8s %12d %14d\n", dir, verdict,
+                                  c.value("packets", uint64_t{0}), c.value("bytes", uint64_t{0})));
       }
     }
     for (const nlohmann::json& d : g.value("last_denials", nlohmann::json::array())) {

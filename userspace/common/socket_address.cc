@@ -4,10 +4,9 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
-
-#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
@@ -41,9 +40,9 @@ absl::StatusOr<SocketAddress> SocketAddress::Unix(absl::string_view path) {
   SocketAddress a;
   auto* un = reinterpret_cast<sockaddr_un*>(&a.storage);
   if (path.empty() || path.size() >= sizeof(un->sun_path)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unix socket path \"", path, "\" is empty or longer than ",
-                     sizeof(un->sun_path) - 1, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("unix socket path \"", path,
+                                                   "\" is empty or longer than ",
+                                                   sizeof(un->sun_path) - 1, " bytes"));
   }
   un->sun_family = AF_UNIX;
   std::memcpy(un->sun_path, path.data(), path.size());

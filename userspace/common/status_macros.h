@@ -20,11 +20,14 @@
 #define GK_ASSIGN_OR_RETURN(lhs, expr) \
   GK_ASSIGN_OR_RETURN_IMPL_(GK_CONCAT_(gk_statusor_, __LINE__), lhs, expr)
 
+// `lhs` is a declaration ("auto x"), so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GK_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                              \
   if (!statusor.ok()) {                                \
     return std::move(statusor).status();               \
   }                                                    \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // GATEKEEPER_COMMON_STATUS_MACROS_H_

@@ -30,6 +30,8 @@
 //   Start=                          gatekeeper's own: "on-connection" (default) starts the
 //                                   service on the first connection, like socket activation;
 //                                   "immediately" starts it as soon as the listener exists
+//   StandardInput=                  null (default) | socket: with Accept=yes, the connection is
+//                                   stdin and stdout too (inetd style, e.g. sshd -i)
 //   IPAddressAllow=, IPAddressDeny= the service scope: sockets the service opens itself
 // gatekeeper.conf: [Host] IPAddressAllow=, IPAddressDeny= (host scope);
 //                  [Control] Group= (may use the control socket besides root)
@@ -66,6 +68,7 @@ struct GroupRef {
 enum class BindIPv6Only { kDefault, kBoth, kIPv6Only };
 enum class Restart { kNo, kOnFailure, kAlways };
 enum class Start { kOnConnection, kImmediately };
+enum class StandardInput { kNull, kSocket };
 
 struct SocketConfig {
   std::vector<ListenSpec> listen;  // in assignment order
@@ -94,6 +97,9 @@ struct ServiceConfig {
   Restart restart = Restart::kNo;
   absl::Duration restart_sec = absl::Milliseconds(100);
   Start start = Start::kOnConnection;
+  // StandardInput=socket (Accept=yes only): the connection is also stdin and stdout, for inetd
+  // style programs such as "sshd -i"; stderr still goes to gatekeeper's log.
+  StandardInput standard_input = StandardInput::kNull;
   policy::AccessLists lists;
 };
 

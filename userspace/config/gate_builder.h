@@ -26,6 +26,7 @@ struct GateBuilder {
   std::optional<Location> socket_group_where;
   std::optional<Location> socket_mode_where;
   std::optional<Location> start_where;
+  std::optional<Location> standard_input_where;  // StandardInput=socket
   // A Listen*= or ExecStart= value was refused (and not reset since): the checks for a missing
   // listener or command stay quiet, as the error at the value already explains it.
   bool listen_failed = false;

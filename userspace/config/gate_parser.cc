@@ -75,6 +75,11 @@ void CheckService(GateBuilder& b, const std::vector<UnitText>& units, Diagnostic
                                              b.accept_where->ToString(),
                                              "): a process is started for each connection"));
   }
+  if (b.standard_input_where.has_value() && !b.accept_where.has_value()) {
+    diags.Error(*b.standard_input_where,
+                "StandardInput=socket needs Accept=yes: only a single connection can be a "
+                "process's stdin");
+  }
   b.gate.service = std::move(b.service);
 }
 

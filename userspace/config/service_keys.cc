@@ -218,6 +218,20 @@ std::vector<KeyHandler> ServiceKeys(GateBuilder& b) {
          }
          return status;
        }},
+      {"Service", "StandardInput", false,
+       [&b, &s](const Assignment& a, const std::string& v) -> absl::Status {
+         if (v.empty() || v == "null") {
+           s.standard_input = StandardInput::kNull;
+           b.standard_input_where.reset();
+         } else if (v == "socket") {
+           s.standard_input = StandardInput::kSocket;
+           b.standard_input_where = a.where;
+         } else {
+           return absl::InvalidArgumentError(
+               absl::StrCat(Quote(v), " is not supported; use null or socket"));
+         }
+         return absl::OkStatus();
+       }},
   };
   for (std::string_view key : {"IPAddressAllow", "IPAddressDeny"}) {
     keys.push_back({"Service", key, false, [&s](const Assignment& a, const std::string& v) {

@@ -21,7 +21,8 @@ absl::StatusOr<std::string> ChooseCgroupBase(const std::string& cgroup2_mount,
   if (std::getenv("INVOCATION_ID") != nullptr) {
     GK_ASSIGN_OR_RETURN(std::string own, kernel::CgroupOfProcess(cgroup2_mount, 0));
     // Restarted by systemd after a crash we may already sit in our own supervisor cgroup.
-    if (absl::EndsWith(own, "/supervisor")) own.resize(own.size() - std::string("/supervisor").size());
+    if (absl::EndsWith(own, "/supervisor"))
+      own.resize(own.size() - std::string("/supervisor").size());
     if (own != cgroup2_mount) return own;
   }
   return absl::StrCat(cgroup2_mount, "/gatekeeper");

@@ -49,8 +49,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Listen(EventLoop& 
   if (::listen(server->listener_.get(), 64) != 0) {
     return ErrnoStatus(errno, absl::StrCat("listen on control socket ", path));
   }
-  auto source = loop.AddIo(server->listener_.get(), EPOLLIN,
-                           [s = server.get()](uint32_t) { s->OnAccept(); });
+  auto source =
+      loop.AddIo(server->listener_.get(), EPOLLIN, [s = server.get()](uint32_t) { s->OnAccept(); });
   if (!source.ok()) return source.status();
   server->source_ = *std::move(source);
   return server;
@@ -129,8 +129,8 @@ absl::StatusOr<nlohmann::json> ControlRequest(const std::string& path,
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) return ErrnoStatus(errno, "create a socket");
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("connect to the daemon at ", path,
-                                           " (is `gatekeeper run` running?)"));
+    return ErrnoStatus(
+        errno, absl::StrCat("connect to the daemon at ", path, " (is `gatekeeper run` running?)"));
   }
   const std::string text = request.dump() + "\n";
   if (::send(fd.get(), text.data(), text.size(), MSG_NOSIGNAL) !=

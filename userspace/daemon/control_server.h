@@ -17,7 +17,7 @@
 
 namespace gatekeeper::daemon {
 
-inline constexpr size_t kMaxRequestBytes = 64 * 1024;
+inline constexpr size_t kMaxRequestBytes = size_t{64} * 1024;
 
 class ControlServer {
  public:
@@ -26,8 +26,8 @@ class ControlServer {
 
   // Binds `path` (replacing a stale socket file) with mode 0600.
   static absl::StatusOr<std::unique_ptr<ControlServer>> Listen(EventLoop& loop,
-                                                                const std::string& path,
-                                                                Handler handler, Logger log);
+                                                               const std::string& path,
+                                                               Handler handler, Logger log);
   ~ControlServer();
 
  private:

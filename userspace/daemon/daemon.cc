@@ -42,9 +42,9 @@ ListenerOptions OptionsFor(const config::SocketConfig& s) {
   o.backlog = s.backlog ? static_cast<int>(*s.backlog) : 4096;
   o.reuse_port = s.reuse_port;
   o.free_bind = s.free_bind;
-  o.v6only = s.bind_ipv6_only == config::BindIPv6Only::kDefault ? -1
+  o.v6only = s.bind_ipv6_only == config::BindIPv6Only::kDefault    ? -1
              : s.bind_ipv6_only == config::BindIPv6Only::kIPv6Only ? 1
-                                                                      : 0;
+                                                                   : 0;
   if (s.socket_user) o.socket_user = s.socket_user->uid;
   if (s.socket_group) o.socket_group = s.socket_group->gid;
   o.socket_mode = s.socket_mode;
@@ -103,12 +103,13 @@ absl::Status Daemon::Setup() {
   GK_ASSIGN_OR_RETURN(loop_, EventLoop::Create());
   kernel::LiveKernelProbe probe;
   GK_ASSIGN_OR_RETURN(engine_,
-                      kernel::Engine::Open({.bpffs_dir = options_.bpffs_dir, .warn = [](const std::string& m) {
-                                              Log("<4>" + m);
-                                            }},
+                      kernel::Engine::Open({.bpffs_dir = options_.bpffs_dir,
+                                            .warn = [](const std::string& m) { Log("<4>" + m); }},
                                            probe));
-  GK_ASSIGN_OR_RETURN(layout_.base, ChooseCgroupBase(engine_->cgroup2_mount(), options_.cgroup_base));
-  GK_ASSIGN_OR_RETURN(kernel::Cgroup supervisor, kernel::Cgroup::CreateOrOpen(layout_.supervisor()));
+  GK_ASSIGN_OR_RETURN(layout_.base,
+                      ChooseCgroupBase(engine_->cgroup2_mount(), options_.cgroup_base));
+  GK_ASSIGN_OR_RETURN(kernel::Cgroup supervisor,
+                      kernel::Cgroup::CreateOrOpen(layout_.supervisor()));
   GK_RETURN_IF_ERROR(supervisor.AddProcess(0));
   GK_ASSIGN_OR_RETURN(kernel::Cgroup gates_cgroup, kernel::Cgroup::CreateOrOpen(layout_.gates()));
 
@@ -125,7 +126,8 @@ absl::Status Daemon::Setup() {
     kernel::ScopeSpec host;
     host.name = "host";
     host.id = 1;
-    host.cgroup_path = options_.host_cgroup.empty() ? engine_->cgroup2_mount() : options_.host_cgroup;
+    host.cgroup_path =
+        options_.host_cgroup.empty() ? engine_->cgroup2_mount() : options_.host_cgroup;
     host.host = true;
     host.gates_cgroup_path = layout_.gates();
     const policy::CompiledPolicy policy = policy::Compile(config_.host.lists);
@@ -141,10 +143,10 @@ absl::Status Daemon::Setup() {
   sources_.push_back(std::move(events_source));
 
   mkdir(options_.runtime_dir.c_str(), 0755);
-  GK_ASSIGN_OR_RETURN(
-      control_, ControlServer::Listen(
-                    *loop_, options_.runtime_dir + "/control.sock",
-                    [this](const nlohmann::json& r) { return HandleControl(r); }, Log));
+  GK_ASSIGN_OR_RETURN(control_,
+                      ControlServer::Listen(
+                          *loop_, options_.runtime_dir + "/control.sock",
+                          [this](const nlohmann::json& r) { return HandleControl(r); }, Log));
   for (int sig : {SIGTERM, SIGINT}) {
     GK_ASSIGN_OR_RETURN(EventSource s, loop_->AddSignal(sig, [this] { Shutdown(); }));
     sources_.push_back(std::move(s));
@@ -249,7 +251,9 @@ nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
 }
 
 void Daemon::UpdateStatus() {
-  int listening = 0, waiting = 0, failed = 0;
+  int listening = 0;
+  int waiting = 0;
+  int failed = 0;
   for (const auto& [name, rt] : gates_) {
     switch (rt.gate->state()) {
       case GateState::kListening:

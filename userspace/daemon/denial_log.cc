@@ -22,16 +22,13 @@ absl::StatusOr<EventSource> DenialLog::Attach(EventLoop& loop, int ring_buffer_f
 
 std::string DenialLog::Describe(const kernel::DenialEvent& e) const {
   auto it = scopes_.find(e.scope_id);
-  const std::string who = it == scopes_.end()
-                              ? absl::StrCat("scope ", e.scope_id)
-                              : (it->second.kind == "host"
-                                     ? std::string("host")
-                                     : absl::StrCat("gate ", it->second.gate,
-                                                    it->second.kind == "service" ? " (service)"
-                                                                                 : ""));
-  const char* proto = e.protocol == IPPROTO_TCP   ? "tcp"
-                      : e.protocol == IPPROTO_UDP ? "udp"
-                                                  : "ip";
+  const std::string who =
+      it == scopes_.end() ? absl::StrCat("scope ", e.scope_id)
+                          : (it->second.kind == "host"
+                                 ? std::string("host")
+                                 : absl::StrCat("gate ", it->second.gate,
+                                                it->second.kind == "service" ? " (service)" : ""));
+  const char* proto = e.protocol == IPPROTO_TCP ? "tcp" : e.protocol == IPPROTO_UDP ? "udp" : "ip";
   std::string peer = e.remote.family == policy::Family::kIPv6
                          ? absl::StrCat("[", e.remote.ToString(), "]")
                          : e.remote.ToString();
@@ -45,11 +42,10 @@ std::string DenialLog::Describe(const kernel::DenialEvent& e) const {
     const policy::Rule* r = it->second.policy.FindRule(e.rule_id);
     rule = r ? absl::StrCat(r->entry.origin.ToString(), r->entry.token) : "unknown rule";
   }
-  return absl::StrCat(who, ": denied ",
-                      e.direction == kernel::Direction::kIngress ? "ingress " : "egress ", proto,
-                      " ", e.direction == kernel::Direction::kIngress ? "from " : "to ", peer,
-                      e.has_ports ? absl::StrCat(", local port ", e.local_port) : "", " (", rule,
-                      ")");
+  return absl::StrCat(
+      who, ": denied ", e.direction == kernel::Direction::kIngress ? "ingress " : "egress ", proto,
+      " ", e.direction == kernel::Direction::kIngress ? "from " : "to ", peer,
+      e.has_ports ? absl::StrCat(", local port ", e.local_port) : "", " (", rule, ")");
 }
 
 void DenialLog::OnEvent(const kernel::DenialEvent& e) {
@@ -65,7 +61,9 @@ void DenialLog::OnEvent(const kernel::DenialEvent& e) {
 nlohmann::json DenialLog::Recent(const std::string& gate) const {
   auto it = recent_.find(gate);
   if (it == recent_.end()) return nlohmann::json::array();
-  return nlohmann::json(std::vector<std::string>(it->second.begin(), it->second.end()));
+  // Not braces: nlohmann::json{vector} would be an array holding the array.
+  return nlohmann::json(  // NOLINT(modernize-return-braced-init-list)
+      std::vector<std::string>(it->second.begin(), it->second.end()));
 }
 
 }  // namespace gatekeeper::daemon

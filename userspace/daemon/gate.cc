@@ -19,8 +19,8 @@ bool Gate::DeviceReady() {
   const std::optional<net::Link> link = system_.FindLink(device);
   if (!link || !link->admin_up()) {
     if (ifindex_ != 0 || state_ != GateState::kWaitingDevice) {
-      log_(absl::StrCat("<5>gate ", spec_.name, ": device ", device,
-                        link ? " is down" : " is gone", "; waiting for it (listeners kept)"));
+      log_(absl::StrCat("<5>gate ", spec_.name, ": device ", device, link ? " is down" : " is gone",
+                        "; waiting for it (listeners kept)"));
     }
     // Nothing may come in while the device is away: a new device that reuses the old ifindex
     // must not reach a socket still bound to that number.

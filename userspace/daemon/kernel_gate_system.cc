@@ -21,8 +21,7 @@ std::optional<net::Link> KernelGateSystem::FindLink(const std::string& name) con
   return links_.FindLink(name);
 }
 
-bool KernelGateSystem::HasAddress(const std::string& device,
-                                  const policy::Address& address) const {
+bool KernelGateSystem::HasAddress(const std::string& device, const policy::Address& address) const {
   if (!device.empty()) return links_.HasAddress(device, address);
   for (const net::Link& link : links_.Links()) {
     if (links_.HasAddress(link.name, address)) return true;
@@ -30,9 +29,9 @@ bool KernelGateSystem::HasAddress(const std::string& device,
   return false;
 }
 
-absl::StatusOr<common::UniqueFd> KernelGateSystem::CreateListener(
-    const std::string& cgroup_path, const config::ListenSpec& listen,
-    const ListenerOptions& options) {
+absl::StatusOr<common::UniqueFd> KernelGateSystem::CreateListener(const std::string& cgroup_path,
+                                                                  const config::ListenSpec& listen,
+                                                                  const ListenerOptions& options) {
   kernel::SocketRequest req;
   req.type = listen.type == config::ListenSpec::Type::kStream ? SOCK_STREAM : SOCK_DGRAM;
   req.bind_to_device = options.device;

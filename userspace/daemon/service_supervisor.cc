@@ -70,7 +70,8 @@ absl::Status ServiceSupervisor::EnsureOutput() {
   output_.emplace(std::move(made->first));
   // The daemon keeps the write end for later starts, so the pipe never reports end of file.
   output_write_ = std::move(made->second);
-  auto watch = loop_.AddIo(output_->fd(), EPOLLIN, [this](uint32_t) { (void)output_->OnReadable(); });
+  auto watch =
+      loop_.AddIo(output_->fd(), EPOLLIN, [this](uint32_t) { (void)output_->OnReadable(); });
   if (!watch.ok()) return watch.status();
   output_watch_ = *std::move(watch);
   return absl::OkStatus();
@@ -90,7 +91,8 @@ std::optional<activation::SpawnRequest> ServiceSupervisor::BaseRequest() {
   credentials_resolved_ = true;
   activation::SpawnRequest req;
   req.argv = service_.exec_start;
-  if (credentials_ && service_.user) req.environment = activation::CredentialsEnvironment(*credentials_);
+  if (credentials_ && service_.user)
+    req.environment = activation::CredentialsEnvironment(*credentials_);
   // Environment= comes after USER/HOME/…: a later assignment of a name wins.
   req.environment.insert(req.environment.end(), service_.environment.begin(),
                          service_.environment.end());
@@ -235,20 +237,24 @@ void ServiceSupervisor::OnAcceptable(int listener) {
       continue;
     }
     req->fds.push_back({conn.get(), std::string(activation::kConnectionFdName)});
+    if (service_.standard_input == config::StandardInput::kSocket) {
+      req->stdin_fd = conn.get();
+      req->stdout_fd = conn.get();
+    }
     for (std::string& v : activation::RemoteEnvironmentOf(conn.get())) {
       req->environment.push_back(std::move(v));
     }
     absl::StatusOr<activation::Child> child = activation::Spawn(*req);
     if (!child.ok()) {
       limiter_.Release(source);
-      log_(absl::StrCat("<3>gate ", gate_, ": cannot start a connection's process: ",
-                        child.status().message()));
+      log_(absl::StrCat("<3>gate ", gate_,
+                        ": cannot start a connection's process: ", child.status().message()));
       continue;
     }
     const pid_t pid = child->pid();
     auto watch = loop_.AddChildPidfd(child->pidfd(), [this, pid] { OnConnectionExit(pid); });
-    processes_.emplace(pid,
-                       Process{*std::move(child), watch.ok() ? *std::move(watch) : nullptr, source});
+    processes_.emplace(
+        pid, Process{*std::move(child), watch.ok() ? *std::move(watch) : nullptr, source});
   }
 }
 

@@ -23,8 +23,8 @@ int main() {
   for (;;) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
-    const int conn = accept4(SD_LISTEN_FDS_START, reinterpret_cast<sockaddr*>(&peer), &len,
-                             SOCK_CLOEXEC);
+    const int conn =
+        accept4(SD_LISTEN_FDS_START, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
     if (conn < 0) continue;
     char addr[INET6_ADDRSTRLEN] = "?";
     if (peer.ss_family == AF_INET6) {

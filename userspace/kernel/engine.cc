@@ -16,7 +16,6 @@
 namespace gatekeeper::kernel {
 
 using common::ErrnoStatus;
-using common::UniqueFd;
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options,
                                                      KernelProbe& probe) {
@@ -90,8 +89,9 @@ absl::StatusOr<Scope*> Engine::AttachScope(const ScopeSpec& spec,
 void Engine::WarnAboutForeignPrograms(const Scope& scope) const {
   absl::StatusOr<std::vector<AttachedProgram>> foreign = ForeignPrograms(scope);
   if (!foreign.ok()) {
-    warn_(absl::StrCat("scope ", scope.name(), ": cannot list the BPF programs on its cgroup path: ",
-                       foreign.status().message()));
+    warn_(absl::StrCat(
+        "scope ", scope.name(),
+        ": cannot list the BPF programs on its cgroup path: ", foreign.status().message()));
     return;
   }
   for (const AttachedProgram& p : *foreign) {

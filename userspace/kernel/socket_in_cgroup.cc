@@ -80,7 +80,8 @@ struct ChannelMessage {
   fd = ::socket(req.family, req.type | SOCK_CLOEXEC, 0);
   if (fd < 0) fail(kSocket);
   const int one = 1;
-  if (req.reuse_addr && req.family != AF_UNIX && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+  if (req.reuse_addr && req.family != AF_UNIX &&
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
     fail(kSockopt);
   }
   if (req.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {

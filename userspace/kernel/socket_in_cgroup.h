@@ -25,7 +25,7 @@ struct SocketRequest {
   bool reuse_addr = true;
   bool reuse_port = false;  // SO_REUSEPORT
   bool free_bind = false;   // IP_FREEBIND: bind an address not (yet) present
-  int v6only = -1;  // IPV6_V6ONLY: -1 leaves the kernel default
+  int v6only = -1;          // IPV6_V6ONLY: -1 leaves the kernel default
 };
 
 // `netns_fd` of -1 keeps the caller's network namespace. The helper is made with clone3 and

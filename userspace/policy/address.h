@@ -26,6 +26,7 @@ struct Address {
   bool IsV4Mapped() const;
   std::string ToString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted comparison
   auto operator<=>(const Address&) const = default;
 };
 
@@ -46,6 +47,7 @@ struct Prefix {
   bool Covers(const Prefix& other) const;
   std::string ToString() const;  // "192.0.2.0/24", "2001:db8::/32", hosts with their full length
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted comparison
   auto operator<=>(const Prefix&) const = default;
 };
 

@@ -14,7 +14,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
-TEST(GateTest, NothingToListenOnIsReportedAtTheSocketHeader) {
+TEST(GateFileTest, NothingToListenOnIsReportedAtTheSocketHeader) {
   EXPECT_EQ(OnlyError("# web\n\n[Socket]\nBindToDevice=wg0\n"),
             "web.gate:3: the gate has nothing to listen on: add ListenStream= or ListenDatagram= "
             "to [Socket]");
@@ -25,7 +25,7 @@ TEST(GateTest, NothingToListenOnIsReportedAtTheSocketHeader) {
               HasSubstr("web.gate:1: the gate has nothing to listen on"));
 }
 
-TEST(GateTest, UnknownSection) {
+TEST(GateFileTest, UnknownSection) {
   LoadResult result = ParseWeb("[Socket]\nListenStream=80\n[Unit]\nDescription=x\n[socket]\nA=1\n");
   EXPECT_THAT(Errors(result),
               ElementsAre("web.gate:3: unknown section [Unit] (known sections: [Socket] "
@@ -33,7 +33,7 @@ TEST(GateTest, UnknownSection) {
                           "web.gate:5: unknown section [socket] (did you mean [Socket]?)"));
 }
 
-TEST(GateTest, ManyErrorsInOneRunInLineOrder) {
+TEST(GateFileTest, ManyErrorsInOneRunInLineOrder) {
   LoadResult result = ParseWeb(
       "[Socket]\n"
       "ListenStream=80\n"
@@ -53,7 +53,6 @@ TEST(GateTest, ManyErrorsInOneRunInLineOrder) {
                   HasSubstr("web.gate:5: unknown key"),
                   HasSubstr("web.gate:6: ListenStream=: duplicate"),
                   HasSubstr("web.gate:7: IPAddressAllow="), HasSubstr("web.gate:8: missing \"=\""),
-                  HasSubstr("web.gate:9: [Service] has no ExecStart="),
                   HasSubstr("web.gate:10: ExecStart="), HasSubstr("web.gate:11: User="),
                   HasSubstr("web.gate:12: RestartSec=")));
   // The gate is still returned, as far as it was understood.
@@ -61,7 +60,19 @@ TEST(GateTest, ManyErrorsInOneRunInLineOrder) {
   EXPECT_THAT(result.config.gates[0].socket.listen, SizeIs(1));
 }
 
-TEST(GateTest, DropInsApplyInOrderAfterTheMainFile) {
+TEST(GateFileTest, NoFollowOnErrorsForARefusedListenerOrCommand) {
+  EXPECT_THAT(
+      Errors(ParseWeb("[Socket]\nListenStream=example.com:80\n[Service]\n"
+                      "ExecStart=relative\nUser=root\nAccept=yes\n")),
+      ElementsAre(HasSubstr("web.gate:2: ListenStream="), HasSubstr("web.gate:4: ExecStart="),
+                  HasSubstr("web.gate:6: unknown key \"Accept=\" in [Service]")));
+  // Reset after the refused value: then the gate really has none.
+  EXPECT_THAT(Errors(ParseWeb("[Socket]\nListenStream=x\nListenStream=\n")),
+              ElementsAre(HasSubstr("web.gate:1: the gate has nothing to listen on"),
+                          HasSubstr("web.gate:2: ListenStream=")));
+}
+
+TEST(GateFileTest, DropInsApplyInOrderAfterTheMainFile) {
   LoadResult result = ParseWeb(
       "[Socket]\nListenStream=80\nBindToDevice=wg0\n[Service]\nExecStart=/bin/a\nUser=root\n",
       {"[Socket]\nBindToDevice=wg1\nListenStream=81\n",
@@ -80,7 +91,7 @@ TEST(GateTest, DropInsApplyInOrderAfterTheMainFile) {
   EXPECT_THAT(gate.service->environment, ElementsAre("X=1"));
 }
 
-TEST(GateTest, DropInErrorsNameTheDropIn) {
+TEST(GateFileTest, DropInErrorsNameTheDropIn) {
   LoadResult result = ParseWeb("[Socket]\nListenStream=80\n",
                                {"[Socket]\n# c\nListenStream=80\n", "[Sockets]\nA=1\nbad\n",
                                 "[Service]\nExecStart=/bin/x\nUser=nobody-here\n"});
@@ -92,13 +103,13 @@ TEST(GateTest, DropInErrorsNameTheDropIn) {
                           "web.gate.d/30.conf:3: User=: no such user \"nobody-here\""));
 }
 
-TEST(GateTest, DropInMayCarryTheListenerTheMainFileLacks) {
+TEST(GateFileTest, DropInMayCarryTheListenerTheMainFileLacks) {
   LoadResult result = ParseWeb("[Service]\nExecStart=/bin/x\n", {"[Socket]\nListenStream=80\n"});
   EXPECT_TRUE(result.ok()) << ::testing::PrintToString(Errors(result));
   EXPECT_EQ(result.config.gates[0].where, (Location{"web.gate.d/10.conf", 1}));
 }
 
-TEST(GateTest, SpecifiersUseTheGateName) {
+TEST(GateFileTest, SpecifiersUseTheGateName) {
   FakeResolver resolver;
   LoadResult result = ParseGate(
       "api@2", SourceText{"api@2.gate", "[Socket]\nListenStream=/run/%n.sock\n"}, {}, resolver);
@@ -107,7 +118,7 @@ TEST(GateTest, SpecifiersUseTheGateName) {
   EXPECT_EQ(result.config.gates[0].socket.fd_name, "api@2");
 }
 
-TEST(GateTest, InvalidGateNames) {
+TEST(GateFileTest, InvalidGateNames) {
   FakeResolver resolver;
   for (const std::string& name : std::vector<std::string>{
            "", ".hidden", "-x", "sp ace", "a:b", "a/b", std::string(129, 'a'), "caf\xc3\xa9"}) {
@@ -117,12 +128,12 @@ TEST(GateTest, InvalidGateNames) {
   }
 }
 
-TEST(GateTest, TrailingCommentIsPartOfTheValue) {
+TEST(GateFileTest, TrailingCommentIsPartOfTheValue) {
   EXPECT_EQ(OnlyError("[Socket]\nListenStream=80\nAccept=no # x\n"),
             "web.gate:3: Accept=: \"no # x\" is not a boolean (use yes or no)");
 }
 
-TEST(GateTest, HostileTextGivesErrorsNotCrashes) {
+TEST(GateFileTest, HostileTextGivesErrorsNotCrashes) {
   std::string binary;
   for (int i = 0; i < 100000; ++i) binary.push_back(static_cast<char>((i * 131 + 7) % 256));
   LoadResult result = ParseWeb(binary);
@@ -143,7 +154,7 @@ TEST(GateTest, HostileTextGivesErrorsNotCrashes) {
               ElementsAre("web.gate:3: line contains a NUL byte"));
 }
 
-TEST(GateTest, DiagnosticsAreCappedPerFileButCounted) {
+TEST(GateFileTest, DiagnosticsAreCappedPerFileButCounted) {
   std::string text = "[Socket]\nListenStream=80\n";
   for (int i = 0; i < 250; ++i) text += "Bogus=1\n";
   LoadResult result = ParseWeb(text);

@@ -191,5 +191,14 @@ TEST(ServiceKeysTest, UnknownServiceKeys) {
             "web.gate:5: unknown key \"ListenStream=\" in [Service]: it belongs in [Socket]");
 }
 
+TEST(ServiceKeysTest, StandardInputSocketNeedsAcceptYes) {
+  EXPECT_EQ(ServiceGate("ExecStart=/bin/true\n").standard_input, StandardInput::kNull);
+  EXPECT_THAT(ServiceError("StandardInput=socket\n"),
+              HasSubstr("web.gate:5: StandardInput=socket needs Accept=yes"));
+  EXPECT_THAT(
+      ServiceError("StandardInput=tty\n"),
+      HasSubstr("web.gate:5: StandardInput=: \"tty\" is not supported; use null or socket"));
+}
+
 }  // namespace
 }  // namespace gatekeeper::config
