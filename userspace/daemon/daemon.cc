@@ -311,6 +311,15 @@ absl::Status Daemon::Run() {
   Log(absl::StrCat("<6>gatekeeper ready: ", gates_.size(), " gates, cgroups under ", layout_.base,
                    ", pins in ", engine_->pin_dir()));
   GK_RETURN_IF_ERROR(loop_->Run());
+  // Services were asked to stop and then killed; cgroup.kill is asynchronous, so wait for the
+  // cgroups to empty before their filters go (no socket of theirs may outlive its filter).
+  for (const auto& [name, rt] : gates_) {
+    auto cg = kernel::Cgroup::Open(layout_.service(name));
+    if (!cg.ok()) continue;
+    if (absl::Status s = cg->WaitEmpty(absl::Seconds(5)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(s.message(), "; leaving the filters in place"));
+    }
+  }
   // Services are gone and the listeners close with the gates: now the filters may go too.
   gates_.clear();
   control_.reset();

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,25 @@ absl::Status Cgroup::AddProcess(pid_t pid) const {
 }
 
 absl::Status Cgroup::KillAll() const { return WriteFileAt(fd_.get(), path_, "cgroup.kill", "1"); }
+
+absl::Status Cgroup::WaitEmpty(absl::Duration timeout) const {
+  UniqueFd events(::openat(fd_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
+  if (!events) return ErrnoStatus(errno, absl::StrCat("open ", path_, "/cgroup.events"));
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    char buf[256];
+    const ssize_t n = ::pread(events.get(), buf, sizeof(buf) - 1, 0);
+    if (n < 0) return ErrnoStatus(errno, absl::StrCat("read ", path_, "/cgroup.events"));
+    if (absl::StrContains(absl::string_view(buf, n), "populated 0")) return absl::OkStatus();
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(absl::StrCat("processes remain in cgroup ", path_));
+    }
+    // The kernel signals a change of cgroup.events as POLLPRI.
+    pollfd p{events.get(), POLLPRI, 0};
+    ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+  }
+}
 
 absl::Status RemoveCgroupTree(const std::string& path) {
   std::error_code ec;

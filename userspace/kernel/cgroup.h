@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/unique_fd.h"
 
 namespace gatekeeper::kernel {
@@ -29,6 +30,9 @@ class Cgroup {
   absl::Status AddProcess(pid_t pid) const;
   // Kills every process inside (cgroup.kill, Linux 5.14+).
   absl::Status KillAll() const;
+  // Waits until no process is left inside (cgroup.events "populated 0"), woken by the kernel's
+  // change notification on that file; DeadlineExceeded after `timeout`.
+  absl::Status WaitEmpty(absl::Duration timeout) const;
 
  private:
   Cgroup(std::string path, common::UniqueFd fd, uint64_t id)
