@@ -115,6 +115,34 @@ TEST_F(GateServiceTest, CrashedServiceIsRestartedAndTheWaitingClientServed) {
   EXPECT_TRUE(absl::StrContains(daemon_->Log(), "svc: service pid")) << daemon_->Log();
 }
 
+TEST_F(GateServiceTest, ExplainNamesTheEntryThatDecides) {
+  if (!srv_) return;
+  StartDaemon(absl::StrCat("[Socket]\nListenStream=", kServer, ":8081\nIPAddressDeny=any\n",
+                           "IPAddressAllow=", kClient, "\n"));
+  const std::string gate_file = daemon_->config_dir() + "/svc.gate";
+  auto explain = [&](std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> argv = {GatekeeperBinary(), "explain", "--runtime-dir",
+                                     daemon_->runtime_dir()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return ::gatekeeper::testing::Run(argv, out);
+  };
+  std::string out;
+  ASSERT_EQ(explain({"svc", kClient}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("ingress (from 192.0.2.2): allowed by ",
+                                                  gate_file, ":4 IPAddressAllow=192.0.2.2")))
+      << out;
+  ASSERT_EQ(explain({"svc", "192.0.2.9"}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(
+      out, absl::StrCat("egress  (to 192.0.2.9): denied by ", gate_file, ":3 IPAddressDeny=any")))
+      << out;
+  ASSERT_EQ(explain({"--host", "192.0.2.9"}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "no entry matched: allowed")) << out;
+  EXPECT_EQ(explain({"nope", "192.0.2.9"}, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "no gate \"nope\"")) << out;
+  EXPECT_EQ(explain({"svc", "example.com"}, &out), 1);
+  EXPECT_TRUE(absl::StrContains(out, "not a numeric IP address")) << out;
+}
+
 TEST(GatekeeperCheckTest, ReportsEveryErrorWithFileAndLine) {
   const std::string dir = absl::StrCat("/tmp/gk-test-check-", ::getpid());
   std::filesystem::create_directories(dir + "/bad.gate.d");

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli/check_command.h"
+#include "cli/explain_command.h"
 #include "cli/status_command.h"
 #include "daemon/daemon.h"
 
@@ -21,6 +22,7 @@ constexpr char kUsage[] =
     "          [--bpffs-dir DIR]          the daemon, in the foreground\n"
     "  check   [--config-dir DIR | FILE...]  validate gate files; FILE:LINE: message per error\n"
     "  status  [--runtime-dir DIR] [--json] [GATE]  state, device, listeners, service, counters\n"
+    "  explain [--runtime-dir DIR] (GATE | --host) ADDRESS  the verdict and the entry deciding it\n"
     "\n"
     "Defaults: --config-dir /etc/gatekeeper, --runtime-dir /run/gatekeeper,\n"
     "--bpffs-dir /sys/fs/bpf/gatekeeper, the host scope at the cgroup v2 root.\n";
@@ -111,8 +113,10 @@ int Main(int argc, char** argv) {
   } else if (command == "status") {
     ok = Parse(argc, argv, {"runtime-dir"}, {"json"}, args, error);
     if (ok) return StatusCommand(args.flags, args.positional);
-  } else if (command == "reload" || command == "explain" || command == "metrics" ||
-             command == "analyze") {
+  } else if (command == "explain") {
+    ok = Parse(argc, argv, {"runtime-dir"}, {"host"}, args, error);
+    if (ok) return ExplainCommand(args.flags, args.positional);
+  } else if (command == "reload" || command == "metrics" || command == "analyze") {
     std::fprintf(stderr, "gatekeeper %s: not available in this version yet\n", command.c_str());
     return 2;
   } else {

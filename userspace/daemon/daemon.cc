@@ -67,6 +67,7 @@ class Daemon {
   absl::Status AttachGate(const config::GateConfig& gate, uint32_t id);
   void ReconcileAll();
   nlohmann::json HandleControl(const nlohmann::json& request);
+  nlohmann::json Explain(const nlohmann::json& request);
   void UpdateStatus();
   void Shutdown();
   void FinishShutdown();
@@ -217,8 +218,47 @@ void Daemon::ReconcileAll() {
   }
 }
 
+nlohmann::json Daemon::Explain(const nlohmann::json& request) {
+  const std::string text = request.value("address", "");
+  const std::optional<policy::Address> address = policy::Address::Parse(text);
+  if (!address) return {{"error", absl::StrCat("\"", text, "\" is not a numeric IP address")}};
+  const bool host = request.value("host", false);
+  const std::string gate = request.value("gate", "");
+  const GateRuntime* rt = nullptr;
+  if (!host) {
+    auto it = gates_.find(gate);
+    if (it == gates_.end()) return {{"error", absl::StrCat("no gate \"", gate, "\"")}};
+    rt = &it->second;
+  }
+  // Without host lists there is no host policy: nothing matches, everything passes.
+  const policy::CompiledPolicy empty;
+  const policy::CompiledPolicy* compiled = denials_->FindPolicy(gate, host ? "host" : "socket");
+  const policy::Verdict v = policy::Evaluate(compiled ? *compiled : empty, *address);
+  nlohmann::json verdict = {
+      {"verdict", v.action == policy::Action::kAllow ? "allow" : "deny"},
+      {"rule", v.rule ? absl::StrCat(v.rule->entry.origin.ToString(), v.rule->entry.token)
+                      : std::string()}};
+  // The lists are the same in both directions (ingress checks the source, egress the destination);
+  // only ingress is also tied to the gate's device.
+  nlohmann::json ingress = verdict;
+  if (rt != nullptr && !rt->gate->spec().options.device.empty()) {
+    ingress["device"] = rt->gate->spec().options.device;
+  }
+  nlohmann::json reply = {{"scope", host ? "host" : absl::StrCat(gate, ".socket")},
+                          {"address", address->ToString()},
+                          {"ingress", ingress},
+                          {"egress", verdict}};
+  if (address->IsV4Mapped()) {
+    reply["note"] =
+        "an IPv4-mapped address is matched as IPv6; IPv4 peers of a dual-stack listener are "
+        "matched as plain IPv4 (ask for the IPv4 address)";
+  }
+  return reply;
+}
+
 nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
   const std::string command = request.value("command", "");
+  if (command == "explain") return Explain(request);
   if (command != "status") return {{"error", absl::StrCat("unknown command \"", command, "\"")}};
   const std::string only = request.value("gate", "");
   nlohmann::json gates = nlohmann::json::array();

@@ -58,6 +58,14 @@ void DenialLog::OnEvent(const kernel::DenialEvent& e) {
   while (recent.size() > kRecentPerGate) recent.pop_front();
 }
 
+const policy::CompiledPolicy* DenialLog::FindPolicy(const std::string& gate,
+                                                    const std::string& kind) const {
+  for (const auto& [id, info] : scopes_) {
+    if (info.kind == kind && (kind == "host" || info.gate == gate)) return &info.policy;
+  }
+  return nullptr;
+}
+
 nlohmann::json DenialLog::Recent(const std::string& gate) const {
   auto it = recent_.find(gate);
   if (it == recent_.end()) return nlohmann::json::array();

@@ -31,6 +31,9 @@ class DenialLog {
   // (web.gate:4 IPAddressDeny=any)".
   std::string Describe(const kernel::DenialEvent& event) const;
   nlohmann::json Recent(const std::string& gate) const;
+  // The compiled policy of a gate's scope ("socket", "service") or of the host ("host", any
+  // gate name); nullptr when there is none.
+  const policy::CompiledPolicy* FindPolicy(const std::string& gate, const std::string& kind) const;
 
  private:
   struct ScopeInfo {
