@@ -143,6 +143,28 @@ TEST_F(GateServiceTest, ExplainNamesTheEntryThatDecides) {
   EXPECT_TRUE(absl::StrContains(out, "not a numeric IP address")) << out;
 }
 
+TEST_F(GateServiceTest, MetricsCountWhatTheFilterDid) {
+  if (!srv_) return;
+  StartDaemon(
+      absl::StrCat("[Socket]\nListenStream=", kServer, ":8082\nIPAddressDeny=", kClient, "\n"));
+  // One denied SYN: counted by the socket filter, shown in the metrics.
+  common::UniqueFd c = StartConnect(*cli_, kClient, kServer, 8082);
+  ASSERT_TRUE(WaitFor([&] {
+    return daemon_->Gate("svc")["counters"]["ingress"]["denied"].value("packets", 0) >= 1;
+  }));
+  std::string out;
+  ASSERT_EQ(::gatekeeper::testing::Run(
+                {GatekeeperBinary(), "metrics", "--runtime-dir", daemon_->runtime_dir()}, &out),
+            0)
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "gatekeeper_gate_state{gate=\"svc\",state=\"listening\"} 1"))
+      << out;
+  EXPECT_FALSE(absl::StrContains(
+      out, "gatekeeper_packets_total{gate=\"svc\",direction=\"ingress\",verdict=\"denied\"} 0"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "gatekeeper_netlink_resyncs_total 0")) << out;
+}
+
 TEST(GatekeeperCheckTest, ReportsEveryErrorWithFileAndLine) {
   const std::string dir = absl::StrCat("/tmp/gk-test-check-", ::getpid());
   std::filesystem::create_directories(dir + "/bad.gate.d");

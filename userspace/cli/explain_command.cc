@@ -63,4 +63,24 @@ int ExplainCommand(const std::vector<std::pair<std::string, std::string>>& flags
   return 0;
 }
 
+int MetricsCommand(const std::vector<std::pair<std::string, std::string>>& flags,
+                   const std::vector<std::string>& args) {
+  std::string runtime_dir = "/run/gatekeeper";
+  for (const auto& [k, v] : flags) {
+    if (k == "runtime-dir") runtime_dir = v;
+  }
+  if (!args.empty()) {
+    std::fprintf(stderr, "usage: gatekeeper metrics [--runtime-dir DIR]\n");
+    return 2;
+  }
+  auto reply =
+      daemon::ControlRequest(runtime_dir + "/control.sock", {{"command", "metrics"}}, 5000);
+  if (!reply.ok()) {
+    std::fprintf(stderr, "gatekeeper metrics: %s\n", std::string(reply.status().message()).c_str());
+    return 1;
+  }
+  std::fputs(reply->value("text", "").c_str(), stdout);
+  return 0;
+}
+
 }  // namespace gatekeeper::cli

@@ -1,3 +1,4 @@
+// Queries answered by the running daemon from what it enforces.
 // `gatekeeper explain (GATE | --host) ADDRESS`: the verdict in each direction and the entry (file
 // and line) that decided it, answered by the running daemon from the policy it enforces.
 #ifndef GATEKEEPER_CLI_EXPLAIN_COMMAND_H_
@@ -15,6 +16,10 @@ int ExplainCommand(const std::vector<std::pair<std::string, std::string>>& flags
                    const std::vector<std::string>& args);
 
 std::string RenderExplain(const nlohmann::json& reply);
+
+// `gatekeeper metrics`: the Prometheus text the daemon renders.
+int MetricsCommand(const std::vector<std::pair<std::string, std::string>>& flags,
+                   const std::vector<std::string>& args);
 
 }  // namespace gatekeeper::cli
 

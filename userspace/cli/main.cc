@@ -23,6 +23,7 @@ constexpr char kUsage[] =
     "  check   [--config-dir DIR | FILE...]  validate gate files; FILE:LINE: message per error\n"
     "  status  [--runtime-dir DIR] [--json] [GATE]  state, device, listeners, service, counters\n"
     "  explain [--runtime-dir DIR] (GATE | --host) ADDRESS  the verdict and the entry deciding it\n"
+    "  metrics [--runtime-dir DIR]        counters in Prometheus text format\n"
     "\n"
     "Defaults: --config-dir /etc/gatekeeper, --runtime-dir /run/gatekeeper,\n"
     "--bpffs-dir /sys/fs/bpf/gatekeeper, the host scope at the cgroup v2 root.\n";
@@ -116,7 +117,10 @@ int Main(int argc, char** argv) {
   } else if (command == "explain") {
     ok = Parse(argc, argv, {"runtime-dir"}, {"host"}, args, error);
     if (ok) return ExplainCommand(args.flags, args.positional);
-  } else if (command == "reload" || command == "metrics" || command == "analyze") {
+  } else if (command == "metrics") {
+    ok = Parse(argc, argv, {"runtime-dir"}, {}, args, error);
+    if (ok) return MetricsCommand(args.flags, args.positional);
+  } else if (command == "reload" || command == "analyze") {
     std::fprintf(stderr, "gatekeeper %s: not available in this version yet\n", command.c_str());
     return 2;
   } else {

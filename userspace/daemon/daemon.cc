@@ -20,6 +20,7 @@
 #include "daemon/event_loop.h"
 #include "daemon/gate.h"
 #include "daemon/kernel_gate_system.h"
+#include "daemon/metrics.h"
 #include "daemon/service_supervisor.h"
 #include "kernel/cgroup.h"
 #include "kernel/denial_events.h"
@@ -68,6 +69,7 @@ class Daemon {
   void ReconcileAll();
   nlohmann::json HandleControl(const nlohmann::json& request);
   nlohmann::json Explain(const nlohmann::json& request);
+  std::vector<GateStatus> CollectStatus(const std::string& only) const;
   void UpdateStatus();
   void Shutdown();
   void FinishShutdown();
@@ -256,12 +258,8 @@ nlohmann::json Daemon::Explain(const nlohmann::json& request) {
   return reply;
 }
 
-nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
-  const std::string command = request.value("command", "");
-  if (command == "explain") return Explain(request);
-  if (command != "status") return {{"error", absl::StrCat("unknown command \"", command, "\"")}};
-  const std::string only = request.value("gate", "");
-  nlohmann::json gates = nlohmann::json::array();
+std::vector<GateStatus> Daemon::CollectStatus(const std::string& only) const {
+  std::vector<GateStatus> out;
   for (const auto& [name, rt] : gates_) {
     if (!only.empty() && only != name) continue;
     GateStatus s;
@@ -282,8 +280,21 @@ nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
     if (kernel::Scope* scope = engine_->FindScope(name + ".socket")) {
       if (auto stats = scope->ReadStats(); stats.ok()) s.socket_counters = *stats;
     }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
+  const std::string command = request.value("command", "");
+  if (command == "explain") return Explain(request);
+  if (command == "metrics") return {{"text", RenderMetrics(CollectStatus(""), links_->resyncs())}};
+  if (command != "status") return {{"error", absl::StrCat("unknown command \"", command, "\"")}};
+  const std::string only = request.value("gate", "");
+  nlohmann::json gates = nlohmann::json::array();
+  for (const GateStatus& s : CollectStatus(only)) {
     nlohmann::json j = ToJson(s);
-    j["last_denials"] = denials_->Recent(name);
+    j["last_denials"] = denials_->Recent(s.name);
     gates.push_back(std::move(j));
   }
   if (!only.empty() && gates.empty()) return {{"error", absl::StrCat("no gate \"", only, "\"")}};
