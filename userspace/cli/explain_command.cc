@@ -18,8 +18,9 @@ std::string Line(const char* direction, const char* preposition, const std::stri
   } else {
     absl::StrAppend(&out, allowed ? "allowed by " : "denied by ", rule);
   }
-  if (v.contains("device")) {
-    absl::StrAppend(&out, "; and only when it arrives on ", v["device"].get<std::string>());
+  // The gate's ingress program also drops whatever arrives on another device.
+  if (allowed && v.contains("device")) {
+    absl::StrAppend(&out, ", when it arrives on ", v["device"].get<std::string>());
   }
   return out + "\n";
 }
