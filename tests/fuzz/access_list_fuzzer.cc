@@ -16,17 +16,10 @@
 #include "policy/access_list.h"
 #include "policy/address.h"
 #include "policy/compiler.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace gatekeeper::policy {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 // Quadratic checks only run below this many entries, to keep executions fast.
 constexpr size_t kQuadraticLimit = 300;

@@ -20,17 +20,10 @@
 #include "config/text_util.h"
 #include "config/values.h"
 #include "config/words.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace gatekeeper::config {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr std::string_view kSeparator = "\n#---\n";
 constexpr size_t kMaxDropIns = 4;
