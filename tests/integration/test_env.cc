@@ -175,8 +175,4 @@ bool Exchange(int fd, std::chrono::milliseconds timeout) {
 
 bool NoChildProcesses() { return ::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD; }
 
-bool NetnsExists(const std::string& name) {
-  return ::access(absl::StrCat("/var/run/netns/", name).c_str(), F_OK) == 0;
-}
-
 }  // namespace gatekeeper::testing

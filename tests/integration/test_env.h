@@ -81,7 +81,6 @@ bool Exchange(int fd, std::chrono::milliseconds timeout);
 
 // True when nothing but our own test runner is a child of this process.
 bool NoChildProcesses();
-bool NetnsExists(const std::string& name);
 
 }  // namespace gatekeeper::testing
 

@@ -120,7 +120,16 @@ absl::Status Daemon::Setup() {
   system_ = std::make_unique<KernelGateSystem>(*links_, *engine_);
   GK_ASSIGN_OR_RETURN(EventSource netlink, loop_->AddIo(links_->fd(), EPOLLIN, [this](uint32_t) {
     link_event_at_ = absl::Now();
+    const uint64_t resyncs = links_->resyncs();
     if (absl::Status s = links_->Process(); !s.ok()) Log(absl::StrCat("<3>netlink: ", s.message()));
+    if (links_->resyncs() != resyncs) {
+      Log(
+          absl::StrCat("<4>netlink: events were lost (socket overflow); resynchronised from a full "
+                       "dump: ",
+                       links_->last_resync_changes().empty()
+                           ? std::string("nothing had changed")
+                           : absl::StrJoin(links_->last_resync_changes(), "; ")));
+    }
   }));
   sources_.push_back(std::move(netlink));
 

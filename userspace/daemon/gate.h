@@ -34,8 +34,6 @@ class Gate {
   // when the listeners became usable in this call (the service may start now).
   bool Reconcile();
 
-  // listening, or waiting with listeners kept from an earlier appearance of the device
-  bool listening() const { return state_ == GateState::kListening; }
   GateState state() const { return state_; }
   const std::string& reason() const { return reason_; }
   int ifindex() const { return ifindex_; }

@@ -40,7 +40,7 @@ class GateSystem {
                                                           const ListenerOptions& options) = 0;
   // SO_BINDTODEVICE again on an existing listener (the device was re-created).
   virtual absl::Status BindToDevice(int fd, const std::string& device) = 0;
-  // The ifindex the gate's ingress program accepts; nullopt-free: 0 means "device away".
+  // The ifindex the gate's ingress program accepts; 0 means "device away": nothing gets in.
   virtual absl::Status SetBoundDevice(const std::string& scope, uint32_t ifindex) = 0;
 };
 
