@@ -76,10 +76,12 @@ struct {
 } events SEC(".maps");
 
 #define IPV6_EXT_MAX 6
+#define SOCK_RAW 3 /* enum sock_type is not in the UAPI headers */
 
 struct l3_info {
   __u8 family;
   __u8 protocol;
+  __u8 fragment;          /* part of a fragmented packet (first one included) */
   __u16 transport_offset; /* 0: no transport header we can read */
   __u8 src[16];
   __u8 dst[16];
@@ -94,6 +96,7 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct l3_info *inf
   __builtin_memcpy(info->dst, &iph.daddr, 4);
   /* Later fragments carry no ports; the first one does, behind any IP options. */
   if ((iph.frag_off & bpf_htons(0x1fff)) == 0) info->transport_offset = iph.ihl * 4;
+  info->fragment = (iph.frag_off & bpf_htons(0x3fff)) != 0; /* MF or an offset */
   return 0;
 }
 
@@ -120,6 +123,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct l3_info *inf
       case IPPROTO_FRAGMENT: {
         __u8 frag[4];
         if (bpf_skb_load_bytes(skb, offset, frag, sizeof(frag)) < 0) return 0;
+        info->fragment = 1;
         if ((frag[2] << 8 | frag[3]) & 0xfff8) { /* not the first fragment */
           info->protocol = frag[0];
           return 0;
@@ -202,8 +206,36 @@ static __always_inline void report_denial(struct __sk_buff *skb, int dir, struct
   st->events_sent++;
 }
 
+/* A TCP segment with RST set and nothing after the TCP header (options allowed: the kernel's
+ * resets may carry timestamps). When a reload newly denies a peer, userspace ends the peer's
+ * connections with SOCK_DESTROY; the kernel then sends such a reset from the socket, and it must
+ * reach the peer or the peer's side stalls until TCP gives up. A reset carries no data, so
+ * letting it out opens nothing. Fragments never qualify (kernel resets are never fragmented, and a
+ * first fragment hides what follows), and neither do raw sockets, which could forge "resets" to
+ * carry bits in their headers: only a TCP stack's own resets pass. */
+static __always_inline int is_bare_rst(struct __sk_buff *skb, struct l3_info *info) {
+  if (info->protocol != IPPROTO_TCP || !info->transport_offset || info->fragment) return 0;
+  __u8 off_flags[2]; /* data offset (high nibble), then the flags byte */
+  if (bpf_skb_load_bytes(skb, info->transport_offset + 12, off_flags, sizeof(off_flags)) < 0)
+    return 0;
+  if (!(off_flags[1] & 0x04)) return 0; /* RST */
+  __u32 header_end = info->transport_offset + (off_flags[0] >> 4) * 4;
+  /* skb->len, not the IP length field: bytes beyond that field would still leave. */
+  if ((off_flags[0] >> 4) < 5 || skb->len != header_end) return 0;
+  struct bpf_sock *sk = skb->sk;
+  if (sk) {
+    sk = bpf_sk_fullsock(sk);
+    if (sk && sk->type == SOCK_RAW) return 0;
+  }
+  return 1;
+}
+
 static __always_inline int deny(struct __sk_buff *skb, int dir, struct gk_config *cfg,
                                 struct gk_stats *st, struct l3_info *info, __u32 rule_id) {
+  if (dir == GK_DIR_EGRESS && is_bare_rst(skb, info)) {
+    count(&st->rst_passed, skb); /* counted apart, and no denial event: nothing was refused */
+    return 1;
+  }
   count(&st->denied[dir], skb);
   report_denial(skb, dir, cfg, st, info, rule_id);
   return 0;

@@ -6,7 +6,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever anything below changes layout: pins live under v<N>/ in bpffs. */
-#define GK_ABI_VERSION 1
+#define GK_ABI_VERSION 2
 
 /* Upper bound of prefixes per scope and family. LPM tries allocate per entry, so the bound costs
  * nothing until used; a policy above it is refused with an error naming the scope. */
@@ -58,6 +58,8 @@ struct gk_stats {
   __u64 events_sent;
   __u64 events_suppressed; /* by the in-kernel rate limit */
   __u64 events_lost;       /* ring buffer full */
+  /* Egress: bare TCP resets to denied peers, let out so their connections end at once. */
+  struct gk_counter rst_passed;
 };
 
 #define GK_CFG_HOST (1u << 0)        /* skip (count only) sockets under the gates cgroup */

@@ -17,7 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "daemon/control_server.h"
+#include "daemon/control_client.h"
 #include "gtest/gtest.h"
 #include "kernel/cgroup.h"
 #include "kernel/mountinfo.h"
@@ -69,11 +69,37 @@ DaemonProcess::DaemonProcess(const std::map<std::string, std::string>& files) {
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) Stop();
+  // After a failed test a killed daemon's services may still run: they go first, or the cgroups
+  // cannot be removed.
+  for (const std::string& cg : kernel::ChildCgroups(cgroup_base_ + "/gates")) {
+    if (auto c = kernel::Cgroup::Open(cg); c.ok() && !c->WaitEmpty(absl::ZeroDuration()).ok()) {
+      (void)c->KillAll();
+      (void)c->WaitEmpty(absl::Seconds(5));
+    }
+  }
   // The daemon removes its gates, scopes and pins; what remains is the supervisor cgroup it
   // lived in and the base.
   (void)kernel::RemoveCgroupTree(cgroup_base_);
   std::filesystem::remove_all(bpffs_dir_);
   std::filesystem::remove_all(absl::StrCat("/tmp/gk-test-", tag_));
+}
+
+void DaemonProcess::WriteConfig(const std::string& name, const std::string& text) const {
+  const std::filesystem::path p = std::filesystem::path(config_dir_) / name;
+  std::filesystem::create_directories(p.parent_path());
+  // Written aside and renamed: a reload must never read a half-written file.
+  const std::filesystem::path tmp = p.string() + ".tmp~";
+  std::ofstream(tmp) << text;
+  std::filesystem::rename(tmp, p);
+}
+
+void DaemonProcess::RemoveConfig(const std::string& name) const {
+  std::filesystem::remove(std::filesystem::path(config_dir_) / name);
+}
+
+absl::StatusOr<nlohmann::json> DaemonProcess::Request(const nlohmann::json& request,
+                                                      int timeout_ms) const {
+  return daemon::ControlRequest(runtime_dir_ + "/control.sock", request, timeout_ms);
 }
 
 bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout) {
@@ -87,8 +113,10 @@ bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout)
       "--runtime-dir",    runtime_dir_,
       "--cgroup-base",    cgroup_base_,
       "--bpffs-dir",      bpffs_dir_};
+  std::vector<std::string> full = argv;
+  full.insert(full.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : full) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env_store;
   for (char** e = environ; *e != nullptr; ++e) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/unique_fd.h"
@@ -26,10 +27,20 @@ class DaemonProcess {
   const std::string& runtime_dir() const { return runtime_dir_; }
   const std::string& cgroup_base() const { return cgroup_base_; }
 
-  // Starts the daemon inside `netns`; true once it sent READY=1.
+  // Writes (or replaces) a file of the config dir; an empty `text` with `remove` deletes it.
+  void WriteConfig(const std::string& name, const std::string& text) const;
+  void RemoveConfig(const std::string& name) const;
+  // Extra `gatekeeper run` arguments for the next Start (e.g. --metrics-listen).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+
+  // Starts the daemon inside `netns`; true once it sent READY=1. Also after Kill(): the new
+  // daemon finds what the killed one left.
   bool Start(const Netns& netns, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // `gatekeeper status --json` equivalent over the control socket.
   absl::StatusOr<nlohmann::json> Status(const std::string& gate = "") const;
+  // Any control request; the daemon's JSON reply.
+  absl::StatusOr<nlohmann::json> Request(const nlohmann::json& request,
+                                         int timeout_ms = 30000) const;
   // The gate's JSON (empty object when it cannot be read).
   nlohmann::json Gate(const std::string& gate) const;
   // Polls the status until the gate is in `state`.
@@ -50,6 +61,7 @@ class DaemonProcess {
   std::string bpffs_dir_;
   std::string notify_path_;
   common::UniqueFd notify_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
 };
 

@@ -10,15 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/daemon_process.h"
+#include "tests/e2e/daemon_fixture.h"
 
 namespace gatekeeper::testing {
 namespace {
 
 using std::chrono::milliseconds;
 
-constexpr char kServer[] = "192.0.2.1";
-constexpr char kClient[] = "192.0.2.2";
 constexpr milliseconds kIo{5000};
 
 // True when the peer closed the connection (EOF or reset) within the timeout.
@@ -29,34 +27,12 @@ bool Closed(int fd, milliseconds timeout) {
   return ::recv(fd, &b, 1, 0) <= 0;
 }
 
-class GateServiceTest : public ::testing::Test {
+class GateServiceTest : public DaemonTest {
  protected:
-  void SetUp() override {
-    GK_REQUIRE_ROOT();
-    srv_ = std::make_unique<Netns>(UniqueName("gks"));
-    cli_ = std::make_unique<Netns>(UniqueName("gkc"));
-    ConnectNamespaces(*srv_, absl::StrCat(kServer, "/24"), *cli_, absl::StrCat(kClient, "/24"));
-  }
-  void TearDown() override {
-    if (HasFailure() && daemon_) std::fprintf(stderr, "daemon log:\n%s\n", daemon_->Log().c_str());
-    daemon_.reset();
-    cli_.reset();
-    srv_.reset();
-  }
   void StartDaemon(const std::string& gate_text) {
-    daemon_ = std::make_unique<DaemonProcess>(
-        std::map<std::string, std::string>{{"svc.gate", gate_text}});
-    ASSERT_TRUE(daemon_->Start(*srv_));
+    DaemonTest::StartDaemon({{"svc.gate", gate_text}});
     ASSERT_TRUE(daemon_->WaitGateState("svc", "listening"));
   }
-  common::UniqueFd Connect(uint16_t port) {
-    common::UniqueFd fd = StartConnect(*cli_, kClient, kServer, port);
-    EXPECT_TRUE(WaitConnected(fd.get(), kIo));
-    return fd;
-  }
-
-  std::unique_ptr<Netns> srv_, cli_;
-  std::unique_ptr<DaemonProcess> daemon_;
 };
 
 TEST_F(GateServiceTest, AcceptYesGivesEachConnectionItsProcessAndEnforcesPerSourceLimit) {

@@ -5,6 +5,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace gatekeeper::testing {
@@ -20,14 +21,17 @@ std::vector<uint8_t> Transport(const PacketSpec& spec) {
   Put16(t, spec.sport);
   Put16(t, spec.dport);
   if (spec.protocol == IPPROTO_UDP) {
-    Put16(t, 8);
+    Put16(t, 8 + spec.payload);
     Put16(t, 0);
   } else {
-    t.resize(20, 0);
-    t[12] = 5 << 4;  // data offset
-    t[13] = 0x02;    // SYN
-    t[14] = 0xff;    // window
+    const size_t header = 20 + 4 * spec.tcp_option_words;
+    t.resize(header, 1);  // NOP options
+    std::fill(t.begin() + 4, t.begin() + 20, 0);
+    t[12] = (header / 4) << 4;  // data offset
+    t[13] = spec.tcp_flags;
+    t[14] = 0xff;  // window
   }
+  t.resize(t.size() + spec.payload, 'x');
   return t;
 }
 
@@ -45,6 +49,7 @@ std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
     const uint16_t total = ip.size() + transport.size();
     ip[2] = total >> 8;
     ip[3] = total & 0xff;
+    if (spec.ipv4_more_fragments) ip[6] = 0x20;  // MF
     ip[8] = 64;
     ip[9] = spec.protocol;
     inet_pton(AF_INET, spec.src.c_str(), &ip[12]);
@@ -95,6 +100,13 @@ std::vector<uint8_t> BuildPacket(const PacketSpec& spec) {
   }
   p.insert(p.end(), transport.begin(), transport.end());
   return p;
+}
+
+PacketSpec TcpReset(const std::string& src, const std::string& dst, size_t payload) {
+  PacketSpec spec{src, dst, IPPROTO_TCP};
+  spec.tcp_flags = kTcpRst | kTcpAck;
+  spec.payload = payload;
+  return spec;
 }
 
 }  // namespace gatekeeper::testing

@@ -21,9 +21,23 @@ struct PacketSpec {
   bool ipv6_extension_headers = false;
   // IPv4 only: 8 bytes of IP options (NOPs), so the transport header starts at 28.
   bool ipv4_options = false;
+  // IPv4 only: the first fragment of several (More Fragments set, offset 0).
+  bool ipv4_more_fragments = false;
+  // TCP only: the flags byte (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10) and 4-byte words
+  // of options (NOPs) after the 20-byte header.
+  uint8_t tcp_flags = 0x02;
+  uint8_t tcp_option_words = 0;
+  // Bytes of data after the transport header.
+  size_t payload = 0;
 };
 
+inline constexpr uint8_t kTcpRst = 0x04;
+inline constexpr uint8_t kTcpAck = 0x10;
+
 std::vector<uint8_t> BuildPacket(const PacketSpec& spec);
+
+// A TCP reset as the kernel sends one when a socket is aborted: RST+ACK, no data.
+PacketSpec TcpReset(const std::string& src, const std::string& dst, size_t payload = 0);
 
 }  // namespace gatekeeper::testing
 

@@ -212,6 +212,86 @@ TEST_F(ProgTestRunTest, DeviceBindingDropsOtherDevicesAndEverythingWhileAway) {
   EXPECT_EQ(RunPacket(Direction::kIngress, pkt), 1);
 }
 
+TEST_F(ProgTestRunTest, EgressLetsOnlyBareResetsToDeniedPeersOut) {
+  if (!ready_) return;
+  ASSERT_NO_FATAL_FAILURE(Attach(Policy("192.0.2.2 2001:db8::2", "192.0.2.0/24 2001:db8::/32")));
+  auto with = [](PacketSpec p, auto&& change) {
+    change(p);
+    return p;
+  };
+  enum class Bucket { kAllowed, kDenied, kRstPassed };
+  struct Case {
+    const char* name;
+    Direction dir;
+    PacketSpec pkt;
+    Bucket bucket;
+  };
+  const PacketSpec ack_v4 =
+      with(TcpReset(kServerV4, kDeniedV4), [](PacketSpec& p) { p.tcp_flags = kTcpAck; });
+  const PacketSpec ack_v6 =
+      with(TcpReset(kServerV6, kDeniedV6), [](PacketSpec& p) { p.tcp_flags = kTcpAck; });
+  const Case cases[] = {
+      {"v4 bare rst", Direction::kEgress, TcpReset(kServerV4, kDeniedV4), Bucket::kRstPassed},
+      {"v4 bare rst behind ip options", Direction::kEgress,
+       with(TcpReset(kServerV4, kDeniedV4), [](PacketSpec& p) { p.ipv4_options = true; }),
+       Bucket::kRstPassed},
+      {"v4 bare rst with timestamps", Direction::kEgress,
+       with(TcpReset(kServerV4, kDeniedV4), [](PacketSpec& p) { p.tcp_option_words = 3; }),
+       Bucket::kRstPassed},
+      {"v4 rst alone, no ack", Direction::kEgress,
+       with(TcpReset(kServerV4, kDeniedV4), [](PacketSpec& p) { p.tcp_flags = kTcpRst; }),
+       Bucket::kRstPassed},
+      {"v6 bare rst", Direction::kEgress, TcpReset(kServerV6, kDeniedV6), Bucket::kRstPassed},
+      {"v6 bare rst behind extension headers", Direction::kEgress,
+       with(TcpReset(kServerV6, kDeniedV6), [](PacketSpec& p) { p.ipv6_extension_headers = true; }),
+       Bucket::kRstPassed},
+      {"v4 rst with payload", Direction::kEgress, TcpReset(kServerV4, kDeniedV4, 1),
+       Bucket::kDenied},
+      {"v6 rst with payload", Direction::kEgress, TcpReset(kServerV6, kDeniedV6, 16),
+       Bucket::kDenied},
+      {"v6 rst with payload behind extension headers", Direction::kEgress,
+       with(TcpReset(kServerV6, kDeniedV6, 1),
+            [](PacketSpec& p) { p.ipv6_extension_headers = true; }),
+       Bucket::kDenied},
+      {"v4 rst in a first fragment", Direction::kEgress,
+       with(TcpReset(kServerV4, kDeniedV4), [](PacketSpec& p) { p.ipv4_more_fragments = true; }),
+       Bucket::kDenied},
+      {"v4 ack", Direction::kEgress, ack_v4, Bucket::kDenied},
+      {"v6 ack", Direction::kEgress, ack_v6, Bucket::kDenied},
+      {"v4 ack with payload", Direction::kEgress,
+       with(ack_v4, [](PacketSpec& p) { p.payload = 100; }), Bucket::kDenied},
+      {"udp to a denied peer", Direction::kEgress,
+       with(TcpReset(kServerV4, kDeniedV4), [](PacketSpec& p) { p.protocol = IPPROTO_UDP; }),
+       Bucket::kDenied},
+      {"v4 ingress rst from a denied peer", Direction::kIngress, TcpReset(kDeniedV4, kServerV4),
+       Bucket::kDenied},
+      {"v6 ingress rst from a denied peer", Direction::kIngress, TcpReset(kDeniedV6, kServerV6),
+       Bucket::kDenied},
+      {"v4 rst to an allowed peer", Direction::kEgress, TcpReset(kServerV4, kAllowedV4),
+       Bucket::kAllowed},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    DrainEvents();
+    const kernel::ScopeStats before = Stats();
+    const size_t len = BuildPacket(c.pkt).size() - 14;  // the Ethernet header is not counted
+    EXPECT_EQ(RunPacket(c.dir, c.pkt), c.bucket == Bucket::kDenied ? 0 : 1);
+    const kernel::ScopeStats after = Stats();
+    const int d = static_cast<int>(c.dir);
+    const uint64_t allowed = after.allowed[d].packets - before.allowed[d].packets;
+    const uint64_t denied = after.denied[d].packets - before.denied[d].packets;
+    const uint64_t passed = after.rst_passed.packets - before.rst_passed.packets;
+    EXPECT_EQ(allowed, c.bucket == Bucket::kAllowed ? 1u : 0u);
+    EXPECT_EQ(denied, c.bucket == Bucket::kDenied ? 1u : 0u);
+    EXPECT_EQ(passed, c.bucket == Bucket::kRstPassed ? 1u : 0u);
+    if (c.bucket == Bucket::kRstPassed) {
+      EXPECT_EQ(after.rst_passed.bytes - before.rst_passed.bytes, len);
+    }
+    // A reset let out refuses nothing, so it is no denial event.
+    EXPECT_EQ(DrainEvents().size(), c.bucket == Bucket::kDenied ? 1u : 0u);
+  }
+}
+
 TEST_F(ProgTestRunTest, UserspaceVerdictMatchesKernelOnRandomAddresses) {
   if (!ready_) return;
   std::mt19937 rng(20261127);

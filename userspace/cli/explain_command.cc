@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/control_server.h"
+#include "daemon/control_client.h"
 
 namespace gatekeeper::cli {
 namespace {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "cli/check_command.h"
 #include "cli/explain_command.h"
+#include "cli/reload_command.h"
 #include "cli/status_command.h"
 #include "daemon/daemon.h"
 
@@ -19,10 +20,11 @@ constexpr char kUsage[] =
     "usage: gatekeeper COMMAND [OPTIONS]\n"
     "\n"
     "  run     [--config-dir DIR] [--runtime-dir DIR] [--cgroup-base PATH] [--host-cgroup PATH]\n"
-    "          [--bpffs-dir DIR]          the daemon, in the foreground\n"
+    "          [--bpffs-dir DIR] [--metrics-listen ADDR:PORT]  the daemon, in the foreground\n"
     "  check   [--config-dir DIR | FILE...]  validate gate files; FILE:LINE: message per error\n"
     "  status  [--runtime-dir DIR] [--json] [GATE]  state, device, listeners, service, counters\n"
     "  explain [--runtime-dir DIR] (GATE | --host) ADDRESS  the verdict and the entry deciding it\n"
+    "  reload  [--runtime-dir DIR]        load the configuration again (also SIGHUP)\n"
     "  metrics [--runtime-dir DIR]        counters in Prometheus text format\n"
     "\n"
     "Defaults: --config-dir /etc/gatekeeper, --runtime-dir /run/gatekeeper,\n"
@@ -77,6 +79,7 @@ int Run(const Args& args) {
     if (k == "cgroup-base") o.cgroup_base = v;
     if (k == "host-cgroup") o.host_cgroup = v;
     if (k == "bpffs-dir") o.bpffs_dir = v;
+    if (k == "metrics-listen") o.metrics_listen = v;
   }
   if (!args.positional.empty()) {
     std::fprintf(stderr, "gatekeeper run: unexpected argument %s\n", args.positional[0].c_str());
@@ -105,8 +108,10 @@ int Main(int argc, char** argv) {
   std::string error;
   bool ok = true;
   if (command == "run") {
-    ok = Parse(argc, argv, {"config-dir", "runtime-dir", "cgroup-base", "host-cgroup", "bpffs-dir"},
-               {}, args, error);
+    ok = Parse(
+        argc, argv,
+        {"config-dir", "runtime-dir", "cgroup-base", "host-cgroup", "bpffs-dir", "metrics-listen"},
+        {}, args, error);
     if (ok) return Run(args);
   } else if (command == "check") {
     ok = Parse(argc, argv, {"config-dir"}, {}, args, error);
@@ -120,7 +125,10 @@ int Main(int argc, char** argv) {
   } else if (command == "metrics") {
     ok = Parse(argc, argv, {"runtime-dir"}, {}, args, error);
     if (ok) return MetricsCommand(args.flags, args.positional);
-  } else if (command == "reload" || command == "analyze") {
+  } else if (command == "reload") {
+    ok = Parse(argc, argv, {"runtime-dir"}, {}, args, error);
+    if (ok) return ReloadCommand(args.flags, args.positional);
+  } else if (command == "analyze") {
     std::fprintf(stderr, "gatekeeper %s: not available in this version yet\n", command.c_str());
     return 2;
   } else {

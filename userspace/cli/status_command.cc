@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "daemon/control_server.h"
+#include "daemon/control_client.h"
 
 namespace gatekeeper::cli {
 
@@ -40,6 +40,9 @@ std::string RenderStatus(const nlohmann::json& status) {
             &out, absl::StrFormat("  %-9s %-8s %12d %14d\n", dir, verdict,
                                   c.value("packets", uint64_t{0}), c.value("bytes", uint64_t{0})));
       }
+    }
+    for (const nlohmann::json& f : g.value("foreign_programs", nlohmann::json::array())) {
+      absl::StrAppend(&out, "  also filtered by: ", f.get<std::string>(), "\n");
     }
     for (const nlohmann::json& d : g.value("last_denials", nlohmann::json::array())) {
       absl::StrAppend(&out, "  denied:   ", d.get<std::string>(), "\n");

@@ -14,28 +14,20 @@
 #include "common/status_macros.h"
 #include "config/config.h"
 #include "config/user_resolver.h"
-#include "daemon/cgroup_layout.h"
-#include "daemon/control_server.h"
-#include "daemon/denial_log.h"
-#include "daemon/event_loop.h"
-#include "daemon/gate.h"
-#include "daemon/kernel_gate_system.h"
+#include "daemon/daemon_state.h"
 #include "daemon/metrics.h"
-#include "daemon/service_supervisor.h"
 #include "kernel/cgroup.h"
 #include "kernel/denial_events.h"
-#include "kernel/engine.h"
 #include "kernel/kernel_support.h"
-#include "net/link_watcher.h"
 
 namespace gatekeeper::daemon {
-namespace {
 
 void Log(const std::string& line) {
-  // journald reads the <N> priority prefix; plain stderr readers see it as text.
   std::fprintf(stderr, "%s%s\n", line.starts_with("<") ? "" : "<6>", line.c_str());
   std::fflush(stderr);
 }
+
+namespace {
 
 ListenerOptions OptionsFor(const config::SocketConfig& s) {
   ListenerOptions o;
@@ -52,57 +44,32 @@ ListenerOptions OptionsFor(const config::SocketConfig& s) {
   return o;
 }
 
-struct GateRuntime {
-  std::unique_ptr<Gate> gate;
-  std::unique_ptr<ServiceSupervisor> service;
-  bool service_started = false;
-};
+}  // namespace
 
-class Daemon {
- public:
-  explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
-  absl::Status Setup();
-  absl::Status Run();
-
- private:
-  absl::Status AttachGate(const config::GateConfig& gate, uint32_t id);
-  void ReconcileAll();
-  nlohmann::json HandleControl(const nlohmann::json& request);
-  nlohmann::json Explain(const nlohmann::json& request);
-  std::vector<GateStatus> CollectStatus(const std::string& only) const;
-  void UpdateStatus();
-  void Shutdown();
-  void FinishShutdown();
-
-  DaemonOptions options_;
-  config::Config config_;
-  std::unique_ptr<EventLoop> loop_;
-  std::unique_ptr<kernel::Engine> engine_;
-  std::unique_ptr<net::LinkWatcher> links_;
-  std::unique_ptr<KernelGateSystem> system_;
-  std::unique_ptr<ControlServer> control_;
-  std::unique_ptr<DenialLog> denials_;
-  CgroupLayout layout_;
-  std::map<std::string, GateRuntime> gates_;
-  std::vector<EventSource> sources_;
-  EventSource shutdown_timer_;
-  bool shutting_down_ = false;
-  std::optional<absl::Time> link_event_at_;  // when the last netlink batch arrived
-  std::string last_status_;
-};
-
-absl::Status Daemon::Setup() {
+absl::StatusOr<config::Config> Daemon::LoadConfig(std::vector<std::string>* errors) const {
   config::SystemUserResolver resolver;
   config::LoadResult loaded = config::LoadConfigDir(options_.config_dir, resolver);
   for (const config::Diagnostic& w : loaded.warnings) Log("<4>" + w.ToString());
   if (!loaded.ok()) {
     std::vector<std::string> lines;
     for (const config::Diagnostic& e : loaded.errors) lines.push_back(e.ToString());
+    if (errors != nullptr) *errors = lines;
     return absl::InvalidArgumentError(
         absl::StrCat("the configuration has errors:\n", absl::StrJoin(lines, "\n")));
   }
-  config_ = std::move(loaded.config);
+  return std::move(loaded.config);
+}
 
+absl::Status Daemon::Setup() {
+  // Options and configuration are checked before anything in the kernel changes.
+  std::string metrics_listen = options_.metrics_listen;
+  if (!metrics_listen.empty() &&
+      metrics_listen.find_first_not_of("0123456789") == std::string::npos) {
+    // A bare port means loopback: metrics are nobody else's business unless the operator says so.
+    metrics_listen = absl::StrCat("127.0.0.1:", metrics_listen);
+  }
+  if (!metrics_listen.empty()) GK_RETURN_IF_ERROR(ParseMetricsListen(metrics_listen).status());
+  GK_ASSIGN_OR_RETURN(config_, LoadConfig(nullptr));
   GK_ASSIGN_OR_RETURN(loop_, EventLoop::Create());
   kernel::LiveKernelProbe probe;
   GK_ASSIGN_OR_RETURN(engine_,
@@ -115,6 +82,8 @@ absl::Status Daemon::Setup() {
                       kernel::Cgroup::CreateOrOpen(layout_.supervisor()));
   GK_RETURN_IF_ERROR(supervisor.AddProcess(0));
   GK_ASSIGN_OR_RETURN(kernel::Cgroup gates_cgroup, kernel::Cgroup::CreateOrOpen(layout_.gates()));
+  // Before anything listens: a previous daemon's services still hold its listeners.
+  GK_RETURN_IF_ERROR(KillLeftoverServices());
 
   GK_ASSIGN_OR_RETURN(links_, net::LinkWatcher::Create([this] { ReconcileAll(); }));
   system_ = std::make_unique<KernelGateSystem>(*links_, *engine_);
@@ -134,37 +103,33 @@ absl::Status Daemon::Setup() {
   sources_.push_back(std::move(netlink));
 
   denials_ = std::make_unique<DenialLog>(Log);
-  if (!config_.host.lists.allow.empty() || !config_.host.lists.deny.empty()) {
-    kernel::ScopeSpec host;
-    host.name = "host";
-    host.id = 1;
-    host.cgroup_path =
-        options_.host_cgroup.empty() ? engine_->cgroup2_mount() : options_.host_cgroup;
-    host.host = true;
-    host.gates_cgroup_path = layout_.gates();
-    const policy::CompiledPolicy policy = policy::Compile(config_.host.lists);
-    GK_RETURN_IF_ERROR(engine_->AttachScope(host, policy).status());
-    denials_->AddScope(1, "host", "host", policy);
-  }
-  uint32_t id = 2;
+  GK_RETURN_IF_ERROR(ApplyHostLists(config_));
   for (const config::GateConfig& gate : config_.gates) {
-    GK_RETURN_IF_ERROR(AttachGate(gate, id));
-    id += 2;
+    GK_RETURN_IF_ERROR(StartGate(gate, NextScopeId()));
   }
+  GK_RETURN_IF_ERROR(RemoveUnconfiguredGates());
   GK_ASSIGN_OR_RETURN(EventSource events_source, denials_->Attach(*loop_, engine_->events_fd()));
   sources_.push_back(std::move(events_source));
 
   mkdir(options_.runtime_dir.c_str(), 0755);
-  GK_ASSIGN_OR_RETURN(control_,
-                      ControlServer::Listen(
-                          *loop_, options_.runtime_dir + "/control.sock",
-                          [this](const nlohmann::json& r) { return HandleControl(r); }, Log));
+  GK_ASSIGN_OR_RETURN(
+      control_, ControlServer::Listen(
+                    *loop_, options_.runtime_dir + "/control.sock", config_.host.control_group,
+                    [this](const nlohmann::json& r) { return HandleControl(r); }, Log));
+  if (!metrics_listen.empty()) {
+    GK_ASSIGN_OR_RETURN(metrics_http_,
+                        MetricsHttpServer::Start(
+                            *loop_, metrics_listen, [this] { return Metrics(); }, Log));
+    Log(absl::StrCat("<6>metrics at http://", metrics_listen.substr(0, metrics_listen.rfind(':')),
+                     ":", metrics_http_->port(), "/metrics"));
+  }
   for (int sig : {SIGTERM, SIGINT}) {
     GK_ASSIGN_OR_RETURN(EventSource s, loop_->AddSignal(sig, [this] { Shutdown(); }));
     sources_.push_back(std::move(s));
   }
-  GK_ASSIGN_OR_RETURN(EventSource hup, loop_->AddSignal(SIGHUP, [] {
-    Log("<4>SIGHUP: reloading is not supported yet; restart gatekeeper to apply changes");
+  GK_ASSIGN_OR_RETURN(EventSource hup, loop_->AddSignal(SIGHUP, [this] {
+    Log("<6>SIGHUP: reloading the configuration");
+    (void)Reload();
   }));
   sources_.push_back(std::move(hup));
   GK_ASSIGN_OR_RETURN(EventSource post, loop_->AddPost([this] { UpdateStatus(); }));
@@ -175,32 +140,59 @@ absl::Status Daemon::Setup() {
   return absl::OkStatus();
 }
 
-absl::Status Daemon::AttachGate(const config::GateConfig& gate, uint32_t id) {
+uint32_t Daemon::NextScopeId() {
+  const uint32_t id = next_scope_id_;
+  next_scope_id_ += 2;
+  return id;
+}
+
+absl::Status Daemon::EnsureScope(const kernel::ScopeSpec& spec,
+                                 const policy::CompiledPolicy& policy) {
+  if (kernel::Scope* scope = engine_->FindScope(spec.name)) {
+    // A gate rebuilt by a reload keeps its scope: the filter never lapses in between.
+    GK_RETURN_IF_ERROR(scope->ReplacePolicy(policy));
+    return scope->SetBoundDevice(spec.bound_ifindex);
+  }
+  return engine_->AttachScope(spec, policy).status();
+}
+
+std::unique_ptr<ServiceSupervisor> Daemon::MakeSupervisor(const config::GateConfig& gate) {
+  if (!gate.service) return nullptr;
+  absl::StatusOr<kernel::Cgroup> cg = kernel::Cgroup::Open(layout_.service(gate.name));
+  if (!cg.ok()) {
+    Log(absl::StrCat("<3>gate ", gate.name, ": ", cg.status().message()));
+    return nullptr;
+  }
+  common::UniqueFd cgroup_fd(::fcntl(cg->fd(), F_DUPFD_CLOEXEC, 3));
+  return std::make_unique<ServiceSupervisor>(gate.name, *gate.service, gate.socket,
+                                             std::move(cgroup_fd), *loop_, Log);
+}
+
+absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {
+  GateRuntime rt;
+  rt.config = gate;
+  rt.id = id;
   const policy::AccessLists* socket_lists[] = {&config_.host.lists, &gate.socket.lists};
-  const policy::CompiledPolicy socket_policy = policy::Compile(socket_lists);
+  rt.socket_policy = policy::Compile(socket_lists);
   kernel::ScopeSpec socket_scope;
   socket_scope.name = gate.name + ".socket";
   socket_scope.id = id;
   socket_scope.cgroup_path = layout_.socket(gate.name);
   // Bound to "no device" until the device shows up: nothing gets in before.
   if (!gate.socket.bind_to_device.empty()) socket_scope.bound_ifindex = 0;
-  GK_RETURN_IF_ERROR(engine_->AttachScope(socket_scope, socket_policy).status());
-  denials_->AddScope(id, gate.name, "socket", socket_policy);
+  GK_RETURN_IF_ERROR(EnsureScope(socket_scope, rt.socket_policy));
+  denials_->AddScope(id, gate.name, "socket", rt.socket_policy);
 
-  GateRuntime rt;
   if (gate.service) {
     const policy::AccessLists* service_lists[] = {&config_.host.lists, &gate.service->lists};
-    const policy::CompiledPolicy service_policy = policy::Compile(service_lists);
+    rt.service_policy = policy::Compile(service_lists);
     kernel::ScopeSpec service_scope;
     service_scope.name = gate.name + ".service";
     service_scope.id = id + 1;
     service_scope.cgroup_path = layout_.service(gate.name);
-    GK_RETURN_IF_ERROR(engine_->AttachScope(service_scope, service_policy).status());
-    denials_->AddScope(id + 1, gate.name, "service", service_policy);
-    GK_ASSIGN_OR_RETURN(kernel::Cgroup cg, kernel::Cgroup::Open(service_scope.cgroup_path));
-    common::UniqueFd cgroup_fd(::fcntl(cg.fd(), F_DUPFD_CLOEXEC, 3));
-    rt.service = std::make_unique<ServiceSupervisor>(gate.name, *gate.service, gate.socket,
-                                                     std::move(cgroup_fd), *loop_, Log);
+    GK_RETURN_IF_ERROR(EnsureScope(service_scope, rt.service_policy));
+    denials_->AddScope(id + 1, gate.name, "service", rt.service_policy);
+    rt.service = MakeSupervisor(gate);
   }
   GateSpec spec{.name = gate.name,
                 .listens = gate.socket.listen,
@@ -208,7 +200,7 @@ absl::Status Daemon::AttachGate(const config::GateConfig& gate, uint32_t id) {
                 .socket_cgroup = socket_scope.cgroup_path,
                 .socket_scope = socket_scope.name};
   rt.gate = std::make_unique<Gate>(std::move(spec), *system_, Log);
-  gates_.emplace(gate.name, std::move(rt));
+  gates_.insert_or_assign(gate.name, std::move(rt));
   return absl::OkStatus();
 }
 
@@ -288,6 +280,13 @@ std::vector<GateStatus> Daemon::CollectStatus(const std::string& only) const {
     }
     if (kernel::Scope* scope = engine_->FindScope(name + ".socket")) {
       if (auto stats = scope->ReadStats(); stats.ok()) s.socket_counters = *stats;
+      if (auto foreign = engine_->ForeignPrograms(*scope); foreign.ok()) {
+        for (const kernel::AttachedProgram& p : *foreign) {
+          s.foreign_programs.push_back(
+              absl::StrCat(p.name, " (id ", p.id, ", ",
+                           p.direction == kernel::Direction::kIngress ? "ingress" : "egress", ")"));
+        }
+      }
     }
     out.push_back(std::move(s));
   }
@@ -297,7 +296,8 @@ std::vector<GateStatus> Daemon::CollectStatus(const std::string& only) const {
 nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
   const std::string command = request.value("command", "");
   if (command == "explain") return Explain(request);
-  if (command == "metrics") return {{"text", RenderMetrics(CollectStatus(""), links_->resyncs())}};
+  if (command == "metrics") return {{"text", Metrics()}};
+  if (command == "reload") return Reload();
   if (command != "status") return {{"error", absl::StrCat("unknown command \"", command, "\"")}};
   const std::string only = request.value("gate", "");
   nlohmann::json gates = nlohmann::json::array();
@@ -308,6 +308,10 @@ nlohmann::json Daemon::HandleControl(const nlohmann::json& request) {
   }
   if (!only.empty() && gates.empty()) return {{"error", absl::StrCat("no gate \"", only, "\"")}};
   return {{"gates", gates}, {"netlink_resyncs", links_->resyncs()}};
+}
+
+std::string Daemon::Metrics() const {
+  return RenderMetrics(CollectStatus(""), links_->resyncs(), denials_->AllCounters());
 }
 
 void Daemon::UpdateStatus() {
@@ -340,6 +344,7 @@ void Daemon::Shutdown() {
   Log("<6>stopping: services get SIGTERM");
   sd_notify(0, "STOPPING=1");
   auto pending = std::make_shared<int>(0);
+  // Services already stopping for a reload finish on their own; FinishShutdown kills them all.
   for (auto& [name, rt] : gates_) {
     if (!rt.service) continue;
     ++*pending;
@@ -360,8 +365,9 @@ void Daemon::Shutdown() {
 
 void Daemon::FinishShutdown() {
   shutdown_timer_.reset();
-  for (const auto& [name, rt] : gates_) {
-    if (auto cg = kernel::Cgroup::Open(layout_.service(name)); cg.ok()) (void)cg->KillAll();
+  // Every gate cgroup, including those of gates a reload is still retiring.
+  for (const std::string& path : kernel::ChildCgroups(layout_.gates())) {
+    if (auto cg = kernel::Cgroup::Open(path); cg.ok()) (void)cg->KillAll();
   }
   loop_->Exit(0);
 }
@@ -371,25 +377,25 @@ absl::Status Daemon::Run() {
   Log(absl::StrCat("<6>gatekeeper ready: ", gates_.size(), " gates, cgroups under ", layout_.base,
                    ", pins in ", engine_->pin_dir()));
   GK_RETURN_IF_ERROR(loop_->Run());
-  // Services were asked to stop and then killed; cgroup.kill is asynchronous, so wait for the
+  // Services were asked to stop and then killed; killing is asynchronous, so wait for the
   // cgroups to empty before their filters go (no socket of theirs may outlive its filter).
-  for (const auto& [name, rt] : gates_) {
-    auto cg = kernel::Cgroup::Open(layout_.service(name));
+  for (const std::string& path : kernel::ChildCgroups(layout_.gates())) {
+    auto cg = kernel::Cgroup::Open(path);
     if (!cg.ok()) continue;
     if (absl::Status s = cg->WaitEmpty(absl::Seconds(5)); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat(s.message(), "; leaving the filters in place"));
     }
   }
   // Services are gone and the listeners close with the gates: now the filters may go too.
+  retiring_.clear();
   gates_.clear();
+  metrics_http_.reset();
   control_.reset();
   sources_.clear();
   links_.reset();
   GK_RETURN_IF_ERROR(engine_->RemoveAll());
   return kernel::RemoveCgroupTree(layout_.gates());
 }
-
-}  // namespace
 
 absl::Status RunDaemon(const DaemonOptions& options) {
   Daemon daemon(options);

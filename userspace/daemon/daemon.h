@@ -16,9 +16,10 @@ struct DaemonOptions {
   std::string cgroup_base;  // empty: see ChooseCgroupBase
   std::string host_cgroup;  // empty: the cgroup v2 root
   std::string bpffs_dir = "/sys/fs/bpf/gatekeeper";
+  std::string metrics_listen;  // ADDR:PORT for HTTP /metrics; empty: not served
 };
 
-// Runs until SIGTERM/SIGINT; then stops the services and removes what it made. An error before
+// Runs until SIGTERM/SIGINT (SIGHUP reloads); then stops the services and removes what it made. An error before
 // READY=1 (bad configuration, missing kernel feature) is returned with its explanation.
 absl::Status RunDaemon(const DaemonOptions& options);
 

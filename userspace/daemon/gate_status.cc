@@ -45,6 +45,9 @@ nlohmann::json ToJson(const GateStatus& gate) {
         {"restarts", gate.service.restarts},
         {"connections", gate.service.connections}}},
       {"counters", {{"ingress", Direction(s, 0)}, {"egress", Direction(s, 1)}}},
+      // Bare TCP resets let out to denied peers (connections ended by a reload).
+      {"resets_to_denied", Counter(s.rst_passed)},
+      {"foreign_programs", gate.foreign_programs},
       {"events",
        {{"sent", s.events_sent}, {"suppressed", s.events_suppressed}, {"lost", s.events_lost}}},
   };

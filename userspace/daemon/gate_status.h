@@ -31,6 +31,9 @@ struct GateStatus {
   std::vector<std::string> listen;
   ServiceStatus service;
   kernel::ScopeStats socket_counters;
+  // Programs of others that also act on the gate's sockets ("name (id N, ingress)"): they can
+  // drop what the gate allows. systemd's own firewall (sd_fw_*) is listed too.
+  std::vector<std::string> foreign_programs;
 };
 
 nlohmann::json ToJson(const GateStatus& gate);

@@ -27,7 +27,12 @@ void Header(std::string& out, const char* name, const char* type, const char* he
 
 }  // namespace
 
-std::string RenderMetrics(const std::vector<GateStatus>& gates, uint64_t netlink_resyncs) {
+std::string RenderMetrics(const std::vector<GateStatus>& gates, uint64_t netlink_resyncs,
+                          const std::map<std::string, DenialCounters>& denials) {
+  auto denial_counters = [&denials](const std::string& gate) {
+    auto it = denials.find(gate);
+    return it == denials.end() ? DenialCounters{} : it->second;
+  };
   std::string out;
   const char* directions[] = {"ingress", "egress"};
   Header(out, "gatekeeper_packets_total", "counter",
@@ -79,6 +84,24 @@ std::string RenderMetrics(const std::vector<GateStatus>& gates, uint64_t netlink
       absl::StrAppend(&out, "gatekeeper_denial_events_total{gate=\"", Label(g.name),
                       "\",outcome=\"", outcome, "\"} ", n, "\n");
     }
+  }
+  Header(out, "gatekeeper_denial_events_logged_total", "counter",
+         "Denial events the daemon logged as a line of their own.");
+  for (const GateStatus& g : gates) {
+    absl::StrAppend(&out, "gatekeeper_denial_events_logged_total{gate=\"", Label(g.name), "\"} ",
+                    denial_counters(g.name).logged, "\n");
+  }
+  // by="kernel" repeats gatekeeper_denial_events_total{outcome="suppressed"} (kept as it is) so
+  // that one family sums up every denial that got no line of its own.
+  Header(out, "gatekeeper_denial_events_suppressed_total", "counter",
+         "Denial events not logged one by one: by the kernel's rate limit of the gate's socket "
+         "scope (never sent to the daemon), or by the daemon's rate limit of the gate's log lines "
+         "(counted in its \"more denials suppressed\" lines).");
+  for (const GateStatus& g : gates) {
+    absl::StrAppend(&out, "gatekeeper_denial_events_suppressed_total{gate=\"", Label(g.name),
+                    "\",by=\"kernel\"} ", g.socket_counters.events_suppressed, "\n");
+    absl::StrAppend(&out, "gatekeeper_denial_events_suppressed_total{gate=\"", Label(g.name),
+                    "\",by=\"userspace\"} ", denial_counters(g.name).suppressed, "\n");
   }
   Header(out, "gatekeeper_netlink_resyncs_total", "counter",
          "Full rtnetlink dumps after the event socket overflowed.");

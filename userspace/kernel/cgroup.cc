@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +60,44 @@ absl::Status Cgroup::AddProcess(pid_t pid) const {
   return WriteFileAt(fd_.get(), path_, "cgroup.procs", absl::StrCat(pid));
 }
 
-absl::Status Cgroup::KillAll() const { return WriteFileAt(fd_.get(), path_, "cgroup.kill", "1"); }
+namespace {
+
+// Every pid listed in `dir`/cgroup.procs and in its descendants'.
+std::vector<pid_t> ProcessesUnder(const std::string& dir) {
+  std::vector<std::string> dirs = {dir};
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path().string());
+  }
+  std::vector<pid_t> pids;
+  for (const std::string& d : dirs) {
+    std::ifstream procs(d + "/cgroup.procs");
+    pid_t pid = 0;
+    while (procs >> pid) pids.push_back(pid);
+  }
+  return pids;
+}
+
+}  // namespace
+
+// Not cgroup.kill: on Linux 6.18 (at least), after a cgroup.kill every process later cloned into
+// that cgroup with clone3(CLONE_INTO_CGROUP) is killed at birth, because the kernel compares the
+// kill sequence number of the parent's cgroup with the target's. Services are spawned exactly so,
+// into cgroups that live on after a kill (reload, restart after a crash). So the cgroup is frozen,
+// so that nothing in it can fork away, its processes are killed one by one (a fatal signal ends a
+// frozen task), and it is thawed again.
+absl::Status Cgroup::KillAll() const {
+  GK_RETURN_IF_ERROR(WriteFileAt(fd_.get(), path_, "cgroup.freeze", "1"));
+  for (pid_t pid : ProcessesUnder(path_)) {
+    if (::kill(pid, SIGKILL) != 0 && errno != ESRCH) {
+      const int err = errno;
+      (void)WriteFileAt(fd_.get(), path_, "cgroup.freeze", "0");
+      return ErrnoStatus(err, absl::StrCat("kill process ", pid, " of cgroup ", path_));
+    }
+  }
+  return WriteFileAt(fd_.get(), path_, "cgroup.freeze", "0");
+}
 
 absl::Status Cgroup::WaitEmpty(absl::Duration timeout) const {
   UniqueFd events(::openat(fd_.get(), "cgroup.events", O_RDONLY | O_CLOEXEC));
@@ -123,6 +162,16 @@ absl::StatusOr<std::string> CgroupOfProcess(const std::string& cgroup2_mount, pi
     }
   }
   return absl::NotFoundError(absl::StrCat(file, " has no cgroup v2 (0::) line"));
+}
+
+std::vector<std::string> ChildCgroups(const std::string& path) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+    if (entry.is_directory(ec)) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace gatekeeper::kernel

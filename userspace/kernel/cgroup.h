@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,7 +29,8 @@ class Cgroup {
 
   // Moves a process (0: the caller) into this cgroup.
   absl::Status AddProcess(pid_t pid) const;
-  // Kills every process inside (cgroup.kill, Linux 5.14+).
+  // Kills every process inside, descendants included (SIGKILL; they are gone once WaitEmpty
+  // says so).
   absl::Status KillAll() const;
   // Waits until no process is left inside (cgroup.events "populated 0"), woken by the kernel's
   // change notification on that file; DeadlineExceeded after `timeout`.
@@ -46,6 +48,9 @@ class Cgroup {
 // rmdir of a cgroup and, depth first, of its children. NotFound is not an error. Processes still
 // inside make it fail with FailedPrecondition naming the directory.
 absl::Status RemoveCgroupTree(const std::string& path);
+
+// The direct child cgroups of `path` (full paths, sorted); empty when `path` does not exist.
+std::vector<std::string> ChildCgroups(const std::string& path);
 
 // Depth of `path` below `cgroup2_mount` (the root is level 0), as bpf_skb_ancestor_cgroup_id
 // counts it. InvalidArgument when `path` is not inside the mount.

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -127,6 +128,20 @@ absl::Status Engine::RemoveScope(const std::string& name) {
   GK_RETURN_IF_ERROR(it->second.Remove());
   scopes_.erase(it);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> Engine::RemoveUnclaimedScopes() {
+  std::set<std::string> claimed;
+  for (const auto& [name, scope] : scopes_) claimed.insert(ScopePinDir(name));
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(pin_dir_ + "/scopes", ec)) {
+    const std::string dir = entry.path().string();
+    if (claimed.contains(dir)) continue;
+    GK_RETURN_IF_ERROR(RemovePinTree(dir));
+    removed.push_back(entry.path().filename().string());
+  }
+  return removed;
 }
 
 absl::Status Engine::RemoveAll() {

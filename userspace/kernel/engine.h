@@ -44,6 +44,10 @@ class Engine {
   absl::StatusOr<std::vector<AttachedProgram>> ForeignPrograms(const Scope& scope) const;
   // Detaches and unpins a scope (see Scope::Remove for when that is safe).
   absl::Status RemoveScope(const std::string& name);
+  // Unpins the scopes a previous daemon left that this engine has not attached (their gates are
+  // no longer configured), releasing their links; returns their names. The caller makes sure
+  // first that no socket can live in their cgroups any more.
+  absl::StatusOr<std::vector<std::string>> RemoveUnclaimedScopes();
   // Removes every scope and the whole pin directory: uninstall, and test clean-up.
   absl::Status RemoveAll();
 

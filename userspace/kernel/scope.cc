@@ -263,6 +263,7 @@ absl::StatusOr<ScopeStats> Scope::ReadStats() const {
     out.events_sent += s.events_sent;
     out.events_suppressed += s.events_suppressed;
     out.events_lost += s.events_lost;
+    add(out.rst_passed, s.rst_passed);
   }
   return out;
 }

@@ -48,6 +48,9 @@ struct ScopeStats {
   uint64_t events_sent = 0;
   uint64_t events_suppressed = 0;
   uint64_t events_lost = 0;
+  // Egress bare TCP resets to denied peers, let out (not counted as denied): they end the
+  // connections a reload cut off (see DestroyTcpSockets).
+  Counter rst_passed;
 };
 
 class Scope {

@@ -1,6 +1,10 @@
 #include "daemon/metrics.h"
 
+#include <map>
+#include <string>
+
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
@@ -36,6 +40,50 @@ TEST(MetricsTest, CountersStatesAndResyncsInExpositionFormat) {
     const std::string family(l.substr(0, l.find_first_of("{ ")));
     EXPECT_TRUE(absl::StrContains(text, "# TYPE " + family + " ")) << l;
   }
+}
+
+TEST(MetricsTest, DenialEventsLoggedAndSuppressedByKernelAndUserspace) {
+  GateStatus web;
+  web.name = "web";
+  web.socket_counters.events_sent = 40;
+  web.socket_counters.events_suppressed = 7;
+  GateStatus db;
+  db.name = "db";
+  const std::map<std::string, DenialCounters> denials = {
+      {"web", {.received = 40, .logged = 12, .suppressed = 28}},
+      {"host", {.received = 3, .logged = 3, .suppressed = 0}},
+  };
+  const std::string text = RenderMetrics({web, db}, 0, denials);
+  const auto family = [&text](const std::string& name) {
+    std::string out;
+    for (absl::string_view l : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      if (absl::StartsWith(l, name + "{") || absl::StartsWith(l, "# TYPE " + name + " ")) {
+        absl::StrAppend(&out, l, "\n");
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(family("gatekeeper_denial_events_logged_total"),
+            "# TYPE gatekeeper_denial_events_logged_total counter\n"
+            "gatekeeper_denial_events_logged_total{gate=\"web\"} 12\n"
+            "gatekeeper_denial_events_logged_total{gate=\"db\"} 0\n");
+  EXPECT_EQ(family("gatekeeper_denial_events_suppressed_total"),
+            "# TYPE gatekeeper_denial_events_suppressed_total counter\n"
+            "gatekeeper_denial_events_suppressed_total{gate=\"web\",by=\"kernel\"} 7\n"
+            "gatekeeper_denial_events_suppressed_total{gate=\"web\",by=\"userspace\"} 28\n"
+            "gatekeeper_denial_events_suppressed_total{gate=\"db\",by=\"kernel\"} 0\n"
+            "gatekeeper_denial_events_suppressed_total{gate=\"db\",by=\"userspace\"} 0\n");
+  // The kernel-side family is unchanged.
+  EXPECT_EQ(family("gatekeeper_denial_events_total"),
+            "# TYPE gatekeeper_denial_events_total counter\n"
+            "gatekeeper_denial_events_total{gate=\"web\",outcome=\"sent\"} 40\n"
+            "gatekeeper_denial_events_total{gate=\"web\",outcome=\"suppressed\"} 7\n"
+            "gatekeeper_denial_events_total{gate=\"web\",outcome=\"lost\"} 0\n"
+            "gatekeeper_denial_events_total{gate=\"db\",outcome=\"sent\"} 0\n"
+            "gatekeeper_denial_events_total{gate=\"db\",outcome=\"suppressed\"} 0\n"
+            "gatekeeper_denial_events_total{gate=\"db\",outcome=\"lost\"} 0\n");
+  // Counters of what is not a gate (the host scope) do not become a gate label.
+  EXPECT_FALSE(absl::StrContains(text, "gate=\"host\"")) << text;
 }
 
 TEST(MetricsTest, LabelValuesAreEscaped) {

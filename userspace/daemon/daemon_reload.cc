@@ -1,0 +1,310 @@
+// Reload, retiring gates, and recovery from a crashed predecessor.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "daemon/daemon_state.h"
+#include "kernel/cgroup.h"
+#include "kernel/sock_destroy.h"
+
+namespace gatekeeper::daemon {
+namespace {
+
+constexpr absl::Duration kStopGrace = absl::Seconds(5);
+
+std::optional<policy::Address> PolicyAddressOf(const common::SocketAddress& a) {
+  policy::Address out;
+  if (a.family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(a.get());
+    std::memcpy(out.bytes.data(), &in->sin_addr, 4);
+    return out;
+  }
+  if (a.family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a.get());
+    out.family = policy::Family::kIPv6;
+    std::memcpy(out.bytes.data(), &in6->sin6_addr, 16);
+    // A dual-stack listener's IPv4 peers are matched by their IPv4 address, as the kernel does.
+    return policy::PeerAsSeenByKernel(out);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::Status Daemon::ApplyHostLists(const config::Config& next) {
+  const bool wanted = !next.host.lists.allow.empty() || !next.host.lists.deny.empty();
+  const policy::CompiledPolicy policy = policy::Compile(next.host.lists);
+  if (kernel::Scope* scope = engine_->FindScope("host")) {
+    if (wanted) {
+      GK_RETURN_IF_ERROR(scope->ReplacePolicy(policy));
+      denials_->AddScope(1, "host", "host", policy);
+      return absl::OkStatus();
+    }
+    Log("<5>host lists are empty now: the host filter is removed");
+    return engine_->RemoveScope("host");
+  }
+  if (!wanted) return absl::OkStatus();
+  kernel::ScopeSpec host;
+  host.name = "host";
+  host.id = 1;
+  host.cgroup_path = options_.host_cgroup.empty() ? engine_->cgroup2_mount() : options_.host_cgroup;
+  host.host = true;
+  host.gates_cgroup_path = layout_.gates();
+  GK_RETURN_IF_ERROR(engine_->AttachScope(host, policy).status());
+  denials_->AddScope(1, "host", "host", policy);
+  return absl::OkStatus();
+}
+
+void Daemon::EndNewlyDeniedConnections(const std::string& gate, const std::string& scope_name,
+                                       const policy::CompiledPolicy& before,
+                                       const policy::CompiledPolicy& after) {
+  kernel::Scope* scope = engine_->FindScope(scope_name);
+  if (scope == nullptr) return;
+  absl::StatusOr<size_t> ended = kernel::DestroyTcpSockets(
+      scope->cgroup_id(), [&](const common::SocketAddress&, const common::SocketAddress& peer) {
+        const std::optional<policy::Address> a = PolicyAddressOf(peer);
+        return a && policy::Evaluate(before, *a).action == policy::Action::kAllow &&
+               policy::Evaluate(after, *a).action == policy::Action::kDeny;
+      });
+  if (!ended.ok()) {
+    Log(absl::StrCat("<3>gate ", gate, ": cannot end the connections of newly denied peers: ",
+                     ended.status().message()));
+  } else if (*ended > 0) {
+    Log(absl::StrCat("<5>gate ", gate, ": ended ", *ended,
+                     " established connection(s) of peers the new lists deny"));
+  }
+}
+
+absl::Status Daemon::SwapPolicies(GateRuntime& rt, const config::GateConfig& next) {
+  const std::string& name = next.name;
+  const policy::AccessLists* socket_lists[] = {&config_.host.lists, &next.socket.lists};
+  policy::CompiledPolicy socket_policy = policy::Compile(socket_lists);
+  kernel::Scope* socket_scope = engine_->FindScope(name + ".socket");
+  if (socket_scope == nullptr) {
+    return absl::InternalError(absl::StrCat("gate ", name, ": no scope"));
+  }
+  GK_RETURN_IF_ERROR(socket_scope->ReplacePolicy(socket_policy));
+  EndNewlyDeniedConnections(name, name + ".socket", rt.socket_policy, socket_policy);
+  denials_->AddScope(rt.id, name, "socket", socket_policy);
+  rt.socket_policy = std::move(socket_policy);
+
+  if (!next.service) return absl::OkStatus();
+  const policy::AccessLists* service_lists[] = {&config_.host.lists, &next.service->lists};
+  policy::CompiledPolicy service_policy = policy::Compile(service_lists);
+  if (kernel::Scope* scope = engine_->FindScope(name + ".service")) {
+    GK_RETURN_IF_ERROR(scope->ReplacePolicy(service_policy));
+    EndNewlyDeniedConnections(name, name + ".service", rt.service_policy, service_policy);
+  } else {
+    kernel::ScopeSpec spec;
+    spec.name = name + ".service";
+    spec.id = rt.id + 1;
+    spec.cgroup_path = layout_.service(name);
+    GK_RETURN_IF_ERROR(engine_->AttachScope(spec, service_policy).status());
+  }
+  denials_->AddScope(rt.id + 1, name, "service", service_policy);
+  rt.service_policy = std::move(service_policy);
+  return absl::OkStatus();
+}
+
+void Daemon::StopService(std::unique_ptr<ServiceSupervisor> service, const std::string& gate,
+                         std::function<void()> then) {
+  const uint64_t key = next_retiring_++;
+  Retiring& r = retiring_[key];
+  r.service = std::move(service);
+  const std::string cgroup = layout_.service(gate);
+  auto kill = [cgroup] {
+    if (auto cg = kernel::Cgroup::Open(cgroup); cg.ok()) (void)cg->KillAll();
+  };
+  auto finish = [this, key, gate, cgroup, kill, then = std::move(then)] {
+    // Runs from the supervisor's own callback: let the loop come back before destroying it.
+    auto timer = loop_->AddTimer(absl::ZeroDuration(), [this, key, gate, cgroup, kill, then] {
+      kill();  // stragglers the main process left behind
+      if (auto cg = kernel::Cgroup::Open(cgroup); cg.ok()) {
+        if (absl::Status s = cg->WaitEmpty(absl::Seconds(2)); !s.ok()) {
+          Log(absl::StrCat("<3>gate ", gate, ": ", s.message()));
+        }
+      }
+      const std::function<void()> next = then;  // the node owns this closure's source
+      auto node = retiring_.extract(key);
+      next();
+    });
+    if (timer.ok()) {
+      retiring_[key].finish = *std::move(timer);
+    } else {
+      Log(absl::StrCat("<3>gate ", gate, ": ", timer.status().message()));
+    }
+  };
+  if (r.service) {
+    auto timer = loop_->AddTimer(kStopGrace, [gate, kill] {
+      Log(absl::StrCat("<4>gate ", gate, ": service did not stop within 5 s: killing it"));
+      kill();
+    });
+    if (timer.ok()) r.kill_timer = *std::move(timer);
+    r.service->Stop(finish);
+  } else {
+    finish();
+  }
+}
+
+void Daemon::RetireGate(const std::string& name, bool remove_filters,
+                        const std::function<void()>& then) {
+  auto it = gates_.find(name);
+  if (it == gates_.end()) {
+    then();
+    return;
+  }
+  GateRuntime rt = std::move(it->second);
+  gates_.erase(it);
+  std::unique_ptr<ServiceSupervisor> service = std::move(rt.service);
+  const uint64_t key = next_retiring_++;
+  retiring_[key].gate = std::move(rt);
+  StopService(std::move(service), name, [this, key, name, remove_filters, then] {
+    // The service is gone: closing the listeners now leaves no socket in the gate's cgroups.
+    retiring_.erase(key);
+    if (remove_filters) {
+      for (const std::string& scope : {name + ".socket", name + ".service"}) {
+        if (engine_->FindScope(scope) == nullptr) continue;
+        if (absl::Status s = engine_->RemoveScope(scope); !s.ok()) {
+          Log(absl::StrCat("<3>gate ", name, ": ", s.message()));
+        }
+      }
+      for (const std::string& cg : {layout_.socket(name), layout_.service(name)}) {
+        if (absl::Status s = kernel::RemoveCgroupTree(cg); !s.ok()) {
+          Log(absl::StrCat("<3>gate ", name, ": ", s.message()));
+        }
+      }
+      Log(absl::StrCat("<6>gate ", name, ": removed"));
+    }
+    then();
+  });
+}
+
+nlohmann::json Daemon::Reload() {
+  if (shutting_down_) return {{"error", "gatekeeper is stopping"}};
+  if (!retiring_.empty()) {
+    return {{"error",
+             "the previous reload is still stopping services; nothing was changed, try again"}};
+  }
+  std::vector<std::string> errors;
+  absl::StatusOr<config::Config> next = LoadConfig(&errors);
+  if (!next.ok()) {
+    Log(absl::StrCat("<3>reload refused, nothing was changed: ", next.status().message()));
+    return {{"error", absl::StrCat("the configuration has errors; nothing was changed:\n",
+                                   absl::StrJoin(errors, "\n"))},
+            {"errors", errors}};
+  }
+  const ReloadPlan plan = PlanReload(config_, *next);
+  std::vector<std::string> changes = plan.Describe();
+  std::vector<std::string> failures;
+  auto fail = [&failures](const std::string& what, const absl::Status& s) {
+    failures.push_back(absl::StrCat(what, ": ", s.message()));
+    Log(absl::StrCat("<3>reload: ", what, ": ", s.message()));
+  };
+
+  const config::Config previous = std::move(config_);
+  config_ = *std::move(next);
+  if (plan.host_lists_changed) {
+    if (absl::Status s = ApplyHostLists(config_); !s.ok()) fail("host lists", s);
+  }
+  if (plan.control_group_changed && control_) {
+    if (absl::Status s = control_->SetGroup(config_.host.control_group); !s.ok()) {
+      fail("[Control] Group=", s);
+    }
+  }
+  std::map<std::string, const config::GateConfig*> wanted;
+  for (const config::GateConfig& g : config_.gates) wanted[g.name] = &g;
+
+  for (const GatePlan& p : plan.gates) {
+    const config::GateConfig* g = wanted.contains(p.name) ? wanted[p.name] : nullptr;
+    switch (p.change) {
+      case GateChange::kUnchanged:
+        break;
+      case GateChange::kPolicy:
+      case GateChange::kService: {
+        GateRuntime& rt = gates_.at(p.name);
+        if (p.policy_changed) {
+          if (absl::Status s = SwapPolicies(rt, *g); !s.ok()) fail("gate " + p.name, s);
+        }
+        rt.config = *g;
+        if (p.change == GateChange::kService) {
+          rt.service_started = false;
+          const std::string name = p.name;
+          StopService(std::move(rt.service), name, [this, name] {
+            auto it = gates_.find(name);
+            if (it == gates_.end()) return;
+            it->second.service = MakeSupervisor(it->second.config);
+            ReconcileAll();
+          });
+        }
+        break;
+      }
+      case GateChange::kRemoved:
+        RetireGate(p.name, /*remove_filters=*/true, [] {});
+        break;
+      case GateChange::kListeners: {
+        const uint32_t id = gates_.at(p.name).id;
+        const std::string name = p.name;
+        // The scopes stay (with the new lists at once); the gate and its service are rebuilt.
+        RetireGate(name, /*remove_filters=*/false, [this, name, id] {
+          for (const config::GateConfig& gate : config_.gates) {
+            if (gate.name != name) continue;
+            if (absl::Status s = StartGate(gate, id); !s.ok()) {
+              Log(absl::StrCat("<3>reload: gate ", name, ": ", s.message()));
+            }
+          }
+          ReconcileAll();
+        });
+        break;
+      }
+      case GateChange::kAdded:
+        if (absl::Status s = StartGate(*g, NextScopeId()); !s.ok()) fail("gate " + p.name, s);
+        break;
+    }
+  }
+  (void)previous;
+  ReconcileAll();
+  Log(absl::StrCat("<6>reloaded: ", changes.empty() ? std::string("nothing changed")
+                                                    : absl::StrJoin(changes, "; ")));
+  nlohmann::json reply = {{"changes", changes}};
+  if (!failures.empty()) {
+    reply["error"] =
+        absl::StrCat("the configuration was applied in part:\n", absl::StrJoin(failures, "\n"));
+    reply["errors"] = failures;
+  }
+  return reply;
+}
+
+absl::Status Daemon::KillLeftoverServices() {
+  for (const std::string& path : kernel::ChildCgroups(layout_.gates())) {
+    GK_ASSIGN_OR_RETURN(kernel::Cgroup cg, kernel::Cgroup::Open(path));
+    if (cg.WaitEmpty(absl::ZeroDuration()).ok()) continue;
+    Log(absl::StrCat("<5>", path,
+                     ": processes of a previous gatekeeper are still running; killing them "
+                     "before listening again"));
+    GK_RETURN_IF_ERROR(cg.KillAll());
+    GK_RETURN_IF_ERROR(cg.WaitEmpty(kStopGrace));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::RemoveUnconfiguredGates() {
+  GK_ASSIGN_OR_RETURN(std::vector<std::string> removed, engine_->RemoveUnclaimedScopes());
+  for (const std::string& name : removed) {
+    Log(absl::StrCat("<5>removed the filter ", name,
+                     " a previous gatekeeper left: not configured"));
+  }
+  for (const std::string& path : kernel::ChildCgroups(layout_.gates())) {
+    const std::string base = path.substr(path.rfind('/') + 1);
+    const size_t dot = base.rfind('.');
+    const std::string gate = dot == std::string::npos ? base : base.substr(0, dot);
+    if (gates_.contains(gate)) continue;
+    GK_RETURN_IF_ERROR(kernel::RemoveCgroupTree(path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gatekeeper::daemon
