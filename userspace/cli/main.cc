@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "cli/analyze_command.h"
 #include "cli/check_command.h"
 #include "cli/explain_command.h"
 #include "cli/reload_command.h"
@@ -26,6 +27,8 @@ constexpr char kUsage[] =
     "  explain [--runtime-dir DIR] (GATE | --host) ADDRESS  the verdict and the entry deciding it\n"
     "  reload  [--runtime-dir DIR]        load the configuration again (also SIGHUP)\n"
     "  metrics [--runtime-dir DIR]        counters in Prometheus text format\n"
+    "  analyze [--root DIR] [--json] [--device-created-by IFACE=UNIT]... [--suggest-gate]\n"
+    "          [UNIT...]  boot ordering cycles and device-wait stalls in systemd units\n"
     "\n"
     "Defaults: --config-dir /etc/gatekeeper, --runtime-dir /run/gatekeeper,\n"
     "--bpffs-dir /sys/fs/bpf/gatekeeper, the host scope at the cgroup v2 root.\n";
@@ -129,8 +132,8 @@ int Main(int argc, char** argv) {
     ok = Parse(argc, argv, {"runtime-dir"}, {}, args, error);
     if (ok) return ReloadCommand(args.flags, args.positional);
   } else if (command == "analyze") {
-    std::fprintf(stderr, "gatekeeper %s: not available in this version yet\n", command.c_str());
-    return 2;
+    ok = Parse(argc, argv, {"root", "device-created-by"}, {"json", "suggest-gate"}, args, error);
+    if (ok) return AnalyzeCommand(args.flags, args.positional);
   } else {
     std::fprintf(stderr, "gatekeeper: unknown command \"%s\"\n\n%s", command.c_str(), kUsage);
     return 2;

@@ -1,0 +1,44 @@
+// `gatekeeper analyze`: boot ordering cycles and device-wait stalls in systemd units, found
+// without a running systemd, each explained edge by edge and with fixes.
+#ifndef GATEKEEPER_ANALYZE_ANALYZE_H_
+#define GATEKEEPER_ANALYZE_ANALYZE_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "analyze/findings.h"
+#include "analyze/unit_file.h"
+#include "nlohmann/json.hpp"
+
+namespace gatekeeper::analyze {
+
+struct Options {
+  std::string root = "/";
+  std::vector<std::string> units;                                      // empty: default.target
+  std::vector<std::pair<std::string, std::string>> device_created_by;  // IFACE, UNIT
+  bool suggest_gate = false;
+};
+
+struct Report {
+  std::string root;
+  std::vector<std::string> start;  // the units the transaction starts from (canonical)
+  size_t units_loaded = 0;
+  size_t transaction_size = 0;
+  std::vector<Finding> findings;
+  std::vector<Warning> warnings;
+};
+
+// Errors: the root is not a directory, a start unit does not exist, a bad --device-created-by.
+absl::StatusOr<Report> Analyze(const Options& options);
+
+std::string RenderText(const Report& report);
+// Fields: root, start[], units_loaded, transaction_size, findings[] {kind, summary, unit,
+// device, creator, chain[] {from, relation, to, file, line, setting, rule, provenance},
+// fixes[] {title, path, content, commands[], note}}, warnings[] {file, line, message}.
+nlohmann::json RenderJson(const Report& report);
+
+}  // namespace gatekeeper::analyze
+
+#endif  // GATEKEEPER_ANALYZE_ANALYZE_H_
