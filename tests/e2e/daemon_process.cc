@@ -29,12 +29,16 @@ namespace gatekeeper::testing {
 std::string GatekeeperBinary() { return GK_GATEKEEPER_BINARY; }
 std::string TestServiceBinary() { return GK_TEST_SERVICE_BINARY; }
 
-std::string Ask(int fd) {
+std::string Ask(int fd, std::chrono::milliseconds timeout) {
   if (::send(fd, "hi\n", 3, MSG_NOSIGNAL) != 3) return "";
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string reply;
   while (reply.find('\n') == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return "";
     pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) != 1) return "";
+    if (::poll(&p, 1, static_cast<int>(left.count())) != 1) return "";
     char buf[256];
     const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
     if (n <= 0) return "";
@@ -69,6 +73,7 @@ DaemonProcess::DaemonProcess(const std::map<std::string, std::string>& files) {
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) Stop();
+  StopDrain();
   // After a failed test a killed daemon's services may still run: they go first, or the cgroups
   // cannot be removed.
   for (const std::string& cg : kernel::ChildCgroups(cgroup_base_ + "/gates")) {
@@ -102,7 +107,13 @@ absl::StatusOr<nlohmann::json> DaemonProcess::Request(const nlohmann::json& requ
   return daemon::ControlRequest(runtime_dir_ + "/control.sock", request, timeout_ms);
 }
 
+void DaemonProcess::StopDrain() {
+  draining_ = false;
+  if (drain_.joinable()) drain_.join();
+}
+
 bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout) {
+  StopDrain();
   const std::string log = runtime_dir_ + "/daemon.log";
   // nsenter enters only the network namespace; `ip netns exec` would also remount /sys, hiding
   // the cgroup and bpf file systems from the daemon.
@@ -146,7 +157,19 @@ bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout)
     if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200))) == 1) {
       char buf[4096];
       const ssize_t n = ::recv(notify_.get(), buf, sizeof(buf), 0);
-      if (n > 0 && absl::StrContains(std::string(buf, n), "READY=1")) return true;
+      if (n > 0 && absl::StrContains(std::string(buf, n), "READY=1")) {
+        draining_ = true;
+        drain_ = std::thread([this] {
+          while (draining_) {
+            pollfd p{notify_.get(), POLLIN, 0};
+            if (::poll(&p, 1, 100) == 1) {
+              char discard[4096];
+              (void)::recv(notify_.get(), discard, sizeof(discard), MSG_DONTWAIT);
+            }
+          }
+        });
+        return true;
+      }
     }
     if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // died before READY
       pid_ = -1;

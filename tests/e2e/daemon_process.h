@@ -5,9 +5,11 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -61,13 +63,19 @@ class DaemonProcess {
   std::string bpffs_dir_;
   std::string notify_path_;
   common::UniqueFd notify_;
+  void StopDrain();
+
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
+  // After READY=1 the daemon keeps sending STATUS= lines; like systemd, we read them all, or its
+  // blocking sd_notify() would stall once the socket's queue is full.
+  std::thread drain_;
+  std::atomic<bool> draining_{false};
 };
 
 // Sends a line to a gk-test-service connection and returns its answer line
-// ("<fdname> <pid>[ <remote>]"), or "" when none came within 5 s.
-std::string Ask(int fd);
+// ("<fdname> <pid>[ <remote>]"), or "" when none came within `timeout`.
+std::string Ask(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 // Path of a binary of the build (gatekeeper, gk-test-service), set by CMake.
 std::string GatekeeperBinary();

@@ -46,24 +46,6 @@ constexpr gid_t kControlGid = 4242;
 
 int64_t Ms(steady_clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
 
-// Ask() with a timeout of our own: a round's deadline is shorter than Ask's 5 s.
-std::string AskWithin(int fd, milliseconds timeout) {
-  if (::send(fd, "hi\n", 3, MSG_NOSIGNAL) != 3) return "";
-  const auto deadline = steady_clock::now() + timeout;
-  std::string reply;
-  while (reply.find('\n') == std::string::npos) {
-    const int64_t left = Ms(deadline - steady_clock::now());
-    if (left <= 0) return "";
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) != 1) return "";
-    char buf[256];
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) return "";
-    reply.append(buf, n);
-  }
-  return reply.substr(0, reply.find('\n'));
-}
-
 uint64_t DeniedIngressPackets(const nlohmann::json& gate) {
   if (!gate.contains("counters")) return 0;
   return gate["counters"]["ingress"]["denied"].value("packets", uint64_t{0});
@@ -313,7 +295,7 @@ class OperateTest : public DaemonTest {
         [&] {
           UniqueFd fd = StartConnect(*cli_, kClient, kServer, port);
           if (!fd || !WaitConnected(fd.get(), milliseconds(500))) return false;
-          answer = AskWithin(fd.get(), milliseconds(1000));
+          answer = Ask(fd.get(), milliseconds(1000));
           return !answer.empty();
         },
         within);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "config/config.h"
 #include "config/file_reader.h"
@@ -84,20 +86,22 @@ Part LoadHost(const std::string& path, UserResolver& resolver, HostConfig& host,
 
 // Two gates cannot bind the same endpoint; the later gate (by name) gets the error.
 void CheckListenersAcrossGates(std::vector<Part>& parts) {
-  std::vector<std::pair<const GateConfig*, const ListenSpec*>> seen;
+  absl::flat_hash_map<std::string, std::pair<const GateConfig*, const ListenSpec*>> seen;
   for (Part& part : parts) {
     if (!part.gate.has_value()) continue;
     for (const ListenSpec& spec : part.gate->socket.listen) {
-      for (const auto& [gate, other] : seen) {
-        if (!SameEndpoint(*other, spec)) continue;
-        part.errors.push_back(Diagnostic{
-            spec.where,
-            absl::StrCat(Av(spec.KeyName()), "=: duplicate listener ", spec.ToString(), ": gate \"",
-                         gate->name, "\" already listens there (", other->where.ToString(), ")")});
-        break;
-      }
+      auto it = seen.find(EndpointKey(spec));
+      if (it == seen.end()) continue;
+      const auto [gate, other] = it->second;
+      part.errors.push_back(Diagnostic{
+          spec.where, absl::StrCat(Av(spec.KeyName()), "=: duplicate listener ", spec.ToString(),
+                                   ": gate \"", absl::CHexEscape(gate->name),
+                                   "\" already listens there (", other->where.ToString(), ")")});
     }
-    for (const ListenSpec& spec : part.gate->socket.listen) seen.emplace_back(&*part.gate, &spec);
+    // Within a gate duplicates are refused while parsing; the first of a gate's specs wins here.
+    for (const ListenSpec& spec : part.gate->socket.listen) {
+      seen.try_emplace(EndpointKey(spec), &*part.gate, &spec);
+    }
   }
 }
 

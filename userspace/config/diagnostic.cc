@@ -3,13 +3,20 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace gatekeeper::config {
 
 std::string Location::ToString() const {
-  if (line <= 0) return file;
-  return absl::StrCat(file, ":", line);
+  // A file name with a newline or ESC must not split a diagnostic in two (a forged journal line)
+  // or reach the terminal: control characters are shown escaped.
+  const bool plain = std::none_of(file.begin(), file.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  const std::string name = plain ? file : absl::CHexEscape(file);
+  if (line <= 0) return name;
+  return absl::StrCat(name, ":", line);
 }
 
 std::string Diagnostic::ToString() const { return absl::StrCat(where.ToString(), ": ", message); }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "config/config.h"
 #include "config/diagnostic.h"
 #include "config/key_dispatch.h"
@@ -30,6 +31,8 @@ struct GateBuilder {
   // A Listen*= or ExecStart= value was refused (and not reset since): the checks for a missing
   // listener or command stay quiet, as the error at the value already explains it.
   bool listen_failed = false;
+  // EndpointKey → index in gate.socket.listen: duplicates found without comparing every pair.
+  absl::flat_hash_map<std::string, size_t> listen_index;
   bool exec_start_failed = false;
   // The last non-empty [Service] assignment other than ExecStart=, and its key.
   std::optional<Location> service_key_where;

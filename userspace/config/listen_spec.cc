@@ -136,4 +136,11 @@ bool SameEndpoint(const ListenSpec& a, const ListenSpec& b) {
   return a == b;
 }
 
+std::string EndpointKey(const ListenSpec& spec) {
+  if (spec.kind == ListenSpec::Kind::kUnix) return absl::StrCat("unix ", spec.path);
+  return absl::StrCat(spec.type == ListenSpec::Type::kStream ? "stream " : "datagram ",
+                      static_cast<int>(spec.kind), " ",
+                      spec.address ? spec.address->ToString() : std::string("-"), " ", spec.port);
+}
+
 }  // namespace gatekeeper::config

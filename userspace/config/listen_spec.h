@@ -44,6 +44,8 @@ absl::StatusOr<ListenSpec> ParseListenSpec(ListenSpec::Type type, std::string_vi
 // Whether two listeners cannot both exist: the same socket type, address and port, or the same
 // unix path whatever the type (both would bind the same file).
 bool SameEndpoint(const ListenSpec& a, const ListenSpec& b);
+// A key equal for two specs exactly when SameEndpoint holds, for finding duplicates in one pass.
+std::string EndpointKey(const ListenSpec& spec);
 
 }  // namespace gatekeeper::config
 

@@ -20,6 +20,7 @@ absl::Status AddListener(GateBuilder& b, ListenSpec::Type type, const Assignment
   if (value.empty()) {
     // systemd: an empty value of any Listen*= key drops every listener set so far.
     listen.clear();
+    b.listen_index.clear();
     b.listen_failed = false;
     return absl::OkStatus();
   }
@@ -29,12 +30,12 @@ absl::Status AddListener(GateBuilder& b, ListenSpec::Type type, const Assignment
     return spec.status();
   }
   spec->where = a.where;
-  for (const ListenSpec& other : listen) {
-    if (SameEndpoint(other, *spec)) {
-      return absl::AlreadyExistsError(absl::StrCat("duplicate listener ", spec->ToString(),
-                                                   ": already set by ", Av(other.KeyName()),
-                                                   "= at ", other.where.ToString()));
-    }
+  const auto [it, inserted] = b.listen_index.try_emplace(EndpointKey(*spec), listen.size());
+  if (!inserted) {
+    const ListenSpec& other = listen[it->second];
+    return absl::AlreadyExistsError(absl::StrCat("duplicate listener ", spec->ToString(),
+                                                 ": already set by ", Av(other.KeyName()), "= at ",
+                                                 other.where.ToString()));
   }
   listen.push_back(*std::move(spec));
   return absl::OkStatus();

@@ -22,8 +22,10 @@ absl::StatusOr<nlohmann::json> ParseRequest(absl::string_view line) {
   nlohmann::json request;
   try {
     request = nlohmann::json::parse(line.begin(), line.end());
-  } catch (const nlohmann::json::parse_error& e) {
-    // what() starts with "[json.exception.parse_error.101] ": noise for whoever reads the reply.
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error for bad syntax, out_of_range for numbers like 1e999: either way the request is
+    // malformed, never a reason for the daemon to die. what() starts with
+    // "[json.exception.parse_error.101] ": noise for whoever reads the reply.
     absl::string_view why = e.what();
     if (const size_t end = why.find("] ");
         absl::StartsWith(why, "[json.") && end != absl::string_view::npos) {

@@ -2,13 +2,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "daemon/daemon_state.h"
 #include "kernel/cgroup.h"
+#include "kernel/policy_tries.h"
 #include "kernel/sock_destroy.h"
 
 namespace gatekeeper::daemon {
@@ -79,10 +82,10 @@ void Daemon::EndNewlyDeniedConnections(const std::string& gate, const std::strin
   }
 }
 
-absl::Status Daemon::SwapPolicies(GateRuntime& rt, const config::GateConfig& next) {
+absl::Status Daemon::SwapPolicies(GateRuntime& rt, const config::GateConfig& next,
+                                  policy::CompiledPolicy socket_policy,
+                                  policy::CompiledPolicy service_policy) {
   const std::string& name = next.name;
-  const policy::AccessLists* socket_lists[] = {&config_.host.lists, &next.socket.lists};
-  policy::CompiledPolicy socket_policy = policy::Compile(socket_lists);
   kernel::Scope* socket_scope = engine_->FindScope(name + ".socket");
   if (socket_scope == nullptr) {
     return absl::InternalError(absl::StrCat("gate ", name, ": no scope"));
@@ -93,8 +96,6 @@ absl::Status Daemon::SwapPolicies(GateRuntime& rt, const config::GateConfig& nex
   rt.socket_policy = std::move(socket_policy);
 
   if (!next.service) return absl::OkStatus();
-  const policy::AccessLists* service_lists[] = {&config_.host.lists, &next.service->lists};
-  policy::CompiledPolicy service_policy = policy::Compile(service_lists);
   if (kernel::Scope* scope = engine_->FindScope(name + ".service")) {
     GK_RETURN_IF_ERROR(scope->ReplacePolicy(service_policy));
     EndNewlyDeniedConnections(name, name + ".service", rt.service_policy, service_policy);
@@ -197,22 +198,80 @@ nlohmann::json Daemon::Reload() {
                                    absl::StrJoin(errors, "\n"))},
             {"errors", errors}};
   }
+  // Pins removed from outside are restored first: without them the filters would not outlive
+  // this daemon.
+  std::vector<std::string> repaired;
+  if (absl::StatusOr<std::vector<std::string>> paths = engine_->RepairPins(); !paths.ok()) {
+    Log(absl::StrCat("<3>reload: cannot restore removed pins: ", paths.status().message()));
+  } else {
+    for (const std::string& path : *paths) {
+      repaired.push_back(absl::StrCat("pinned ", path, " again (it had been removed)"));
+      Log(absl::StrCat("<4>", repaired.back()));
+    }
+  }
+
   const ReloadPlan plan = PlanReload(config_, *next);
-  std::vector<std::string> changes = plan.Describe();
+  // Every new policy is compiled and checked against the trie size before anything changes: a
+  // policy that cannot fit refuses the whole reload.
+  std::map<std::string, std::pair<policy::CompiledPolicy, policy::CompiledPolicy>> compiled;
+  std::vector<std::string> too_big;
+  if (plan.host_lists_changed) {
+    const policy::CompiledPolicy host = policy::Compile(next->host.lists);
+    if (absl::Status s = kernel::CheckPolicyFits(host, "host"); !s.ok()) {
+      too_big.emplace_back(s.message());
+    }
+  }
+  for (const config::GateConfig& g : next->gates) {
+    const GatePlan* p = nullptr;
+    for (const GatePlan& candidate : plan.gates) {
+      if (candidate.name == g.name) p = &candidate;
+    }
+    if (p == nullptr || p->change == GateChange::kUnchanged ||
+        ((p->change == GateChange::kPolicy || p->change == GateChange::kService) &&
+         !p->policy_changed)) {
+      continue;
+    }
+    const policy::AccessLists* socket_lists[] = {&next->host.lists, &g.socket.lists};
+    auto& [socket_policy, service_policy] = compiled[g.name];
+    socket_policy = policy::Compile(socket_lists);
+    if (absl::Status s = kernel::CheckPolicyFits(socket_policy, g.name + ".socket"); !s.ok()) {
+      too_big.emplace_back(s.message());
+    }
+    if (g.service) {
+      const policy::AccessLists* service_lists[] = {&next->host.lists, &g.service->lists};
+      service_policy = policy::Compile(service_lists);
+      if (absl::Status s = kernel::CheckPolicyFits(service_policy, g.name + ".service"); !s.ok()) {
+        too_big.emplace_back(s.message());
+      }
+    }
+  }
+  if (!too_big.empty()) {
+    Log(absl::StrCat("<3>reload refused, nothing was changed: ", absl::StrJoin(too_big, "; ")));
+    return {{"error", absl::StrCat("a policy does not fit; nothing was changed:\n",
+                                   absl::StrJoin(too_big, "\n"))},
+            {"errors", too_big}};
+  }
+
   std::vector<std::string> failures;
+  std::set<std::string> failed_gates;
+  bool host_failed = false;
   auto fail = [&failures](const std::string& what, const absl::Status& s) {
     failures.push_back(absl::StrCat(what, ": ", s.message()));
     Log(absl::StrCat("<3>reload: ", what, ": ", s.message()));
   };
 
-  const config::Config previous = std::move(config_);
+  config::Config previous = std::move(config_);
   config_ = *std::move(next);
   if (plan.host_lists_changed) {
-    if (absl::Status s = ApplyHostLists(config_); !s.ok()) fail("host lists", s);
+    if (absl::Status s = ApplyHostLists(config_); !s.ok()) {
+      fail("host lists", s);
+      host_failed = true;
+    }
   }
   if (plan.control_group_changed && control_) {
     if (absl::Status s = control_->SetGroup(config_.host.control_group); !s.ok()) {
       fail("[Control] Group=", s);
+      config_.host.control_group = previous.host.control_group;
     }
   }
   std::map<std::string, const config::GateConfig*> wanted;
@@ -227,7 +286,14 @@ nlohmann::json Daemon::Reload() {
       case GateChange::kService: {
         GateRuntime& rt = gates_.at(p.name);
         if (p.policy_changed) {
-          if (absl::Status s = SwapPolicies(rt, *g); !s.ok()) fail("gate " + p.name, s);
+          auto& [socket_policy, service_policy] = compiled[p.name];
+          if (absl::Status s =
+                  SwapPolicies(rt, *g, std::move(socket_policy), std::move(service_policy));
+              !s.ok()) {
+            fail("gate " + p.name, s);
+            failed_gates.insert(p.name);
+            break;  // the gate keeps running as it was, and so does its recorded configuration
+          }
         }
         rt.config = *g;
         if (p.change == GateChange::kService) {
@@ -250,29 +316,59 @@ nlohmann::json Daemon::Reload() {
         const std::string name = p.name;
         // The scopes stay (with the new lists at once); the gate and its service are rebuilt.
         RetireGate(name, /*remove_filters=*/false, [this, name, id] {
-          for (const config::GateConfig& gate : config_.gates) {
-            if (gate.name != name) continue;
-            if (absl::Status s = StartGate(gate, id); !s.ok()) {
+          for (auto it = config_.gates.begin(); it != config_.gates.end(); ++it) {
+            if (it->name != name) continue;
+            if (absl::Status s = StartGate(*it, id); !s.ok()) {
               Log(absl::StrCat("<3>reload: gate ", name, ": ", s.message()));
+              // Not running, so not recorded either: the next reload tries it again.
+              config_.gates.erase(it);
             }
+            break;
           }
           ReconcileAll();
         });
         break;
       }
       case GateChange::kAdded:
-        if (absl::Status s = StartGate(*g, NextScopeId()); !s.ok()) fail("gate " + p.name, s);
+        if (absl::Status s = StartGate(*g, NextScopeId()); !s.ok()) {
+          fail("gate " + p.name, s);
+          failed_gates.insert(p.name);
+        }
         break;
     }
   }
-  (void)previous;
+
+  // What was not applied is not recorded as running: the next reload sees it as a change again.
+  if (host_failed) config_.host.lists = previous.host.lists;
+  if (!failed_gates.empty()) {
+    std::vector<config::GateConfig> recorded;
+    for (config::GateConfig& g : config_.gates) {
+      if (!failed_gates.contains(g.name)) {
+        recorded.push_back(std::move(g));
+        continue;
+      }
+      for (config::GateConfig& old : previous.gates) {
+        if (old.name == g.name) recorded.push_back(std::move(old));
+      }
+    }
+    config_.gates = std::move(recorded);
+  }
+  std::vector<std::string> changes = std::move(repaired);
+  for (const std::string& line : plan.Describe()) {
+    const bool failed =
+        (host_failed && line.starts_with("host lists")) ||
+        std::any_of(failed_gates.begin(), failed_gates.end(), [&](const std::string& name) {
+          return line.starts_with(absl::StrCat("gate ", name, ": "));
+        });
+    if (!failed) changes.push_back(line);
+  }
   ReconcileAll();
   Log(absl::StrCat("<6>reloaded: ", changes.empty() ? std::string("nothing changed")
                                                     : absl::StrJoin(changes, "; ")));
   nlohmann::json reply = {{"changes", changes}};
   if (!failures.empty()) {
-    reply["error"] =
-        absl::StrCat("the configuration was applied in part:\n", absl::StrJoin(failures, "\n"));
+    reply["error"] = absl::StrCat("not everything could be applied (the rest was):\n",
+                                  absl::StrJoin(failures, "\n"));
     reply["errors"] = failures;
   }
   return reply;

@@ -66,7 +66,10 @@ class Daemon {
   // daemon_reload.cc
   nlohmann::json Reload();
   absl::Status ApplyHostLists(const config::Config& next);
-  absl::Status SwapPolicies(GateRuntime& rt, const config::GateConfig& next);
+  // Swaps in the gate's new policies (compiled from `next` merged with the host lists).
+  absl::Status SwapPolicies(GateRuntime& rt, const config::GateConfig& next,
+                            policy::CompiledPolicy socket_policy,
+                            policy::CompiledPolicy service_policy);
   // Ends the established TCP connections of the gate whose peer the new policy denies and the
   // old one allowed.
   void EndNewlyDeniedConnections(const std::string& gate, const std::string& scope,

@@ -130,6 +130,15 @@ absl::Status Engine::RemoveScope(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<std::string>> Engine::RepairPins() const {
+  std::vector<std::string> repaired;
+  for (const auto& [name, scope] : scopes_) {
+    GK_ASSIGN_OR_RETURN(std::vector<std::string> paths, scope.RepairPins());
+    repaired.insert(repaired.end(), paths.begin(), paths.end());
+  }
+  return repaired;
+}
+
 absl::StatusOr<std::vector<std::string>> Engine::RemoveUnclaimedScopes() {
   std::set<std::string> claimed;
   for (const auto& [name, scope] : scopes_) claimed.insert(ScopePinDir(name));

@@ -44,6 +44,8 @@ class Engine {
   absl::StatusOr<std::vector<AttachedProgram>> ForeignPrograms(const Scope& scope) const;
   // Detaches and unpins a scope (see Scope::Remove for when that is safe).
   absl::Status RemoveScope(const std::string& name);
+  // Scope::RepairPins for every scope; the pin paths it re-created.
+  absl::StatusOr<std::vector<std::string>> RepairPins() const;
   // Unpins the scopes a previous daemon left that this engine has not attached (their gates are
   // no longer configured), releasing their links; returns their names. The caller makes sure
   // first that no socket can live in their cgroups any more.

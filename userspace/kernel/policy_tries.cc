@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/errno_status.h"
+#include "common/status_macros.h"
 #include "gate_abi.h"
 
 namespace gatekeeper::kernel {
@@ -21,14 +22,20 @@ using common::UniqueFd;
 // The kernel-internal "not supported" errno that bpf() leaks to userspace; no libc header has it.
 constexpr int kKernelEnotsupp = 524;
 
-template <typename Key, size_t kAddrBytes>
-absl::StatusOr<UniqueFd> BuildTrie(const std::vector<policy::TrieEntry>& entries,
-                                   absl::string_view scope, const char* family) {
+absl::Status CheckFits(const std::vector<policy::TrieEntry>& entries, absl::string_view scope,
+                       const char* family) {
   if (entries.size() > GK_MAX_PREFIXES) {
     return absl::ResourceExhaustedError(
         absl::StrCat("scope ", scope, ": the policy has ", entries.size(), " ", family,
                      " prefixes after merging; a scope holds at most ", GK_MAX_PREFIXES));
   }
+  return absl::OkStatus();
+}
+
+template <typename Key, size_t kAddrBytes>
+absl::StatusOr<UniqueFd> BuildTrie(const std::vector<policy::TrieEntry>& entries,
+                                   absl::string_view scope, const char* family) {
+  GK_RETURN_IF_ERROR(CheckFits(entries, scope, family));
   // Must match the inner-map template in gate.bpf.c exactly, or the outer map refuses it.
   LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
   UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "gk_policy", sizeof(Key), sizeof(gk_rule_value),
@@ -69,6 +76,11 @@ absl::StatusOr<UniqueFd> BuildTrie(const std::vector<policy::TrieEntry>& entries
 }
 
 }  // namespace
+
+absl::Status CheckPolicyFits(const policy::CompiledPolicy& policy, absl::string_view scope) {
+  GK_RETURN_IF_ERROR(CheckFits(policy.v4, scope, "IPv4"));
+  return CheckFits(policy.v6, scope, "IPv6");
+}
 
 absl::StatusOr<PolicyTries> BuildPolicyTries(const policy::CompiledPolicy& policy,
                                              absl::string_view scope) {

@@ -21,6 +21,10 @@ struct PolicyTries {
 absl::StatusOr<PolicyTries> BuildPolicyTries(const policy::CompiledPolicy& policy,
                                              absl::string_view scope);
 
+// The check BuildPolicyTries makes first, on its own: a reload refuses a policy that cannot fit
+// before it changes anything.
+absl::Status CheckPolicyFits(const policy::CompiledPolicy& policy, absl::string_view scope);
+
 }  // namespace gatekeeper::kernel
 
 #endif  // GATEKEEPER_KERNEL_POLICY_TRIES_H_

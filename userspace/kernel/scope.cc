@@ -174,6 +174,25 @@ absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::Compile
   return scope;
 }
 
+absl::StatusOr<std::vector<std::string>> Scope::RepairPins() const {
+  std::error_code ec;
+  std::filesystem::create_directories(pin_dir_, ec);
+  if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create BPF pin directory ", pin_dir_));
+  const std::pair<const char*, int> pins[] = {
+      {kPolicyV4Pin, policy_v4_.get()},   {kPolicyV6Pin, policy_v6_.get()},
+      {kConfigPin, config_.get()},        {kStatsPin, stats_.get()},
+      {kIngressPin, ingress_link_.get()}, {kEgressPin, egress_link_.get()},
+  };
+  std::vector<std::string> repaired;
+  for (const auto& [name, fd] : pins) {
+    const std::string path = PinPath(pin_dir_, name);
+    if (std::filesystem::exists(path, ec)) continue;
+    if (bpf_obj_pin(fd, path.c_str()) != 0) return ErrnoStatus(errno, absl::StrCat("pin ", path));
+    repaired.push_back(path);
+  }
+  return repaired;
+}
+
 absl::StatusOr<Scope> Scope::Adopt(const ScopeSpec& spec, const std::string& cgroup2_mount,
                                    const std::string& pin_dir) {
   // A missing directory is made anew, so a link still attached to the removed one shows up as

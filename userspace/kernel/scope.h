@@ -79,6 +79,9 @@ class Scope {
   absl::Status SetBoundDevice(std::optional<uint32_t> ifindex);
 
   absl::StatusOr<ScopeStats> ReadStats() const;
+  // Pins again what was removed from bpffs behind our back (the paths it re-created): without
+  // its pins a scope's links die with the daemon, and a crash would then fail open.
+  absl::StatusOr<std::vector<std::string>> RepairPins() const;
   // Ids of this scope's two programs, to tell ours from foreign ones on a cgroup path.
   absl::StatusOr<std::vector<uint32_t>> ProgramIds() const;
   // A new fd of the program behind a link (for BPF_PROG_TEST_RUN).
