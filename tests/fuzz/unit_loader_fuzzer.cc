@@ -23,12 +23,14 @@ namespace {
 
 constexpr std::string_view kSeparator = "\n#---\n";
 
+// Never destroyed: the exit handler that removes the scratch root runs after static destructors.
 const std::string& Root() {
-  static const std::string root = [] {
+  static const std::string* const root = [] {
     char tmpl[] = "/tmp/gk-unit-fuzz-XXXXXX";
     const char* dir = ::mkdtemp(tmpl);
     if (dir == nullptr) std::abort();
-    const std::filesystem::path etc = std::filesystem::path(dir) / "etc/systemd/system";
+    auto* path = new std::string(dir);
+    const std::filesystem::path etc = std::filesystem::path(*path) / "etc/systemd/system";
     std::filesystem::create_directories(etc / "sockets.target.wants");
     std::filesystem::create_directories(etc / "foo.service.d");
     std::filesystem::create_symlink("../foo.socket", etc / "sockets.target.wants/foo.socket");
@@ -36,11 +38,13 @@ const std::string& Root() {
     std::filesystem::create_symlink("loop-a.service", etc / "loop-b.service");
     std::filesystem::create_symlink("/dev/null", etc / "masked.service");
     std::ofstream(etc / "sockets.target") << "[Unit]\nDescription=Sockets\n";
-    // The scratch root is removed when the fuzzer exits normally.
-    std::atexit([] { std::filesystem::remove_all(Root()); });
-    return std::string(dir);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(*root, ec);
+    });
+    return path;
   }();
-  return root;
+  return *root;
 }
 
 void Write(const std::string& relative, std::string_view text) {
