@@ -129,7 +129,7 @@ TEST(LintHostListsTest, OtherDenialsAreFine) {
   host.Deny("203.0.113.0/24").Allow("203.0.113.10");
   EXPECT_THAT(Host(host), IsEmpty());
   Scope other("gatekeeper.conf");
-  other.Deny("127.0.0.53 10.0.0.0/8 ::2");
+  other.Deny("127.0.0.53 198.51.100.0/24 ::2");
   EXPECT_THAT(LintHostLists(other.lists()), IsEmpty());
 }
 
@@ -148,13 +148,13 @@ TEST(LintEntriesTest, MappedAddressNeverMatches) {
 
 TEST(LintEntriesTest, MappedPrefixesSuggestTheirIPv4Form) {
   Scope gate("web.gate");
-  gate.Deny("::ffff:192.0.2.0/120 ::ffff:0:0/96 ::ffff:10.0.0.0/104");
+  gate.Deny("::ffff:192.0.2.0/120 ::ffff:0:0/96 ::ffff:203.0.113.0/120");
   std::vector<std::string> lines = Lines(LintEntries(gate.lists()));
   ASSERT_THAT(lines, SizeIs(3));
   EXPECT_THAT(lines[0], HasSubstr("IPAddressDeny=::ffff:192.0.2.0/120 never matches"));
   EXPECT_THAT(lines[0], HasSubstr("write 192.0.2.0/24 instead"));
   EXPECT_THAT(lines[1], HasSubstr("write 0.0.0.0/0 instead"));
-  EXPECT_THAT(lines[2], HasSubstr("write 10.0.0.0/8 instead"));
+  EXPECT_THAT(lines[2], HasSubstr("write 203.0.113.0/24 instead"));
 }
 
 TEST(LintEntriesTest, PrefixesReachingBeyondTheMappedRangeMatchIPv6) {
@@ -184,12 +184,13 @@ TEST(LintEntriesTest, CoveredEntryHasNoEffectInEitherOrder) {
 
 TEST(LintEntriesTest, NamesTheBroadestCover) {
   Scope gate("web.gate");
-  gate.Deny("10.1.2.3").Deny("10.1.0.0/16").Deny("10.0.0.0/8");
-  EXPECT_THAT(Lines(LintEntries(gate.lists())),
-              ElementsAre(HasSubstr("web.gate:1: note: IPAddressDeny=10.1.2.3 has no effect: "
-                                    "already covered by IPAddressDeny=10.0.0.0/8 (web.gate:3)"),
-                          HasSubstr("web.gate:2: note: IPAddressDeny=10.1.0.0/16 has no effect: "
-                                    "already covered by IPAddressDeny=10.0.0.0/8 (web.gate:3)")));
+  gate.Deny("203.0.113.3").Deny("203.0.113.0/28").Deny("203.0.113.0/24");
+  EXPECT_THAT(
+      Lines(LintEntries(gate.lists())),
+      ElementsAre(HasSubstr("web.gate:1: note: IPAddressDeny=203.0.113.3 has no effect: "
+                            "already covered by IPAddressDeny=203.0.113.0/24 (web.gate:3)"),
+                  HasSubstr("web.gate:2: note: IPAddressDeny=203.0.113.0/28 has no effect: "
+                            "already covered by IPAddressDeny=203.0.113.0/24 (web.gate:3)")));
 }
 
 TEST(LintEntriesTest, LaterDuplicateIsTheOneReported) {
@@ -227,11 +228,12 @@ TEST(LintEntriesTest, AResetDropsWhatCameBefore) {
 
 TEST(LintEntriesTest, DenyInsideAllowNeverTakesEffect) {
   Scope gate("web.gate");
-  gate.Allow("10.0.0.0/8").Skip().Deny("10.1.2.3");
-  EXPECT_THAT(Gate(Scope("gatekeeper.conf"), gate),
-              ElementsAre("web.gate:3: warning: IPAddressDeny=10.1.2.3 never takes effect: it "
-                          "lies within IPAddressAllow=10.0.0.0/8 (web.gate:1), and an allow entry "
-                          "wins over a deny entry"));
+  gate.Allow("198.51.100.0/24").Skip().Deny("198.51.100.67");
+  EXPECT_THAT(
+      Gate(Scope("gatekeeper.conf"), gate),
+      ElementsAre("web.gate:3: warning: IPAddressDeny=198.51.100.67 never takes effect: it "
+                  "lies within IPAddressAllow=198.51.100.0/24 (web.gate:1), and an allow entry "
+                  "wins over a deny entry"));
 }
 
 TEST(LintEntriesTest, DenyEqualToAllowNeverTakesEffect) {
@@ -245,37 +247,39 @@ TEST(LintEntriesTest, DenyEqualToAllowNeverTakesEffect) {
 
 TEST(LintEntriesTest, DenyInsideAllowIsNotAlsoANote) {
   Scope gate("web.gate");
-  gate.Allow("10.0.0.0/8").Deny("10.0.0.0/16").Deny("10.0.0.1");
-  EXPECT_THAT(Lines(LintEntries(gate.lists())),
-              ElementsAre(HasSubstr("web.gate:2: warning: IPAddressDeny=10.0.0.0/16 never takes"),
-                          HasSubstr("web.gate:3: warning: IPAddressDeny=10.0.0.1 never takes")));
+  gate.Allow("198.51.100.0/24").Deny("198.51.100.0/26").Deny("198.51.100.1");
+  EXPECT_THAT(
+      Lines(LintEntries(gate.lists())),
+      ElementsAre(HasSubstr("web.gate:2: warning: IPAddressDeny=198.51.100.0/26 never takes"),
+                  HasSubstr("web.gate:3: warning: IPAddressDeny=198.51.100.1 never takes")));
 }
 
 TEST(LintEntriesTest, DenyPartlyInsideAllowIsFine) {
   Scope gate("web.gate");
-  gate.Allow("169.254.0.0/16").Deny("link-local").Deny("10.0.0.0/8").Allow("10.1.0.0/16");
+  gate.Allow("169.254.0.0/16").Deny("link-local").Deny("198.51.100.0/24").Allow("198.51.100.64/26");
   EXPECT_THAT(Lines(LintEntries(gate.lists())), IsEmpty());
 }
 
 TEST(LintEntriesTest, HostAllowSilencesAGateDeny) {
   Scope host("gatekeeper.conf");
-  host.Deny("any").Allow("localhost 10.0.0.0/8");
+  host.Deny("any").Allow("localhost 198.51.100.0/24");
   Scope gate("web.gate");
-  gate.Deny("10.1.0.0/16").Allow("10.1.2.3");
+  gate.Deny("198.51.100.64/26").Allow("198.51.100.67");
   EXPECT_THAT(
       Gate(host, gate),
-      ElementsAre("web.gate:1: warning: IPAddressDeny=10.1.0.0/16 never takes effect: it lies "
-                  "within the host's IPAddressAllow=10.0.0.0/8 (gatekeeper.conf:2), and an allow "
-                  "entry wins over a deny entry"));
+      ElementsAre(
+          "web.gate:1: warning: IPAddressDeny=198.51.100.64/26 never takes effect: it lies "
+          "within the host's IPAddressAllow=198.51.100.0/24 (gatekeeper.conf:2), and an allow "
+          "entry wins over a deny entry"));
 }
 
 TEST(LintEntriesTest, GateOwnAllowIsNamedBeforeAnEqualHostAllow) {
   Scope host("gatekeeper.conf");
-  host.Allow("10.0.0.0/8").Deny("any");
+  host.Allow("198.51.100.0/24").Deny("any");
   Scope gate("web.gate");
-  gate.Allow("10.0.0.0/8").Deny("10.1.0.0/16");
+  gate.Allow("198.51.100.0/24").Deny("198.51.100.64/26");
   EXPECT_THAT(Gate(host, gate),
-              ElementsAre(HasSubstr("within IPAddressAllow=10.0.0.0/8 (web.gate:1),")));
+              ElementsAre(HasSubstr("within IPAddressAllow=198.51.100.0/24 (web.gate:1),")));
 }
 
 // ---- Allow entries without any deny entry ----
@@ -300,7 +304,7 @@ TEST(LintEntriesTest, HostDenyGivesAGateAllowSomethingToOpen) {
 
 TEST(LintEntriesTest, HostAllowWithoutDenyMayServeTheGates) {
   Scope host("gatekeeper.conf");
-  host.Allow("10.0.0.0/8");
+  host.Allow("198.51.100.0/24");
   EXPECT_THAT(Host(host), IsEmpty());
 }
 
@@ -339,30 +343,32 @@ TEST(LintEntriesTest, HostDenyAnyOpenedByGatesIsQuiet) {
 
 TEST(LintEntriesTest, FindingsFollowTheFilesLineByLine) {
   Scope gate("/etc/gatekeeper/web.gate");
-  gate.Allow("10.0.0.0/8")
-      .Deny("10.0.0.1")
-      .Allow("::ffff:10.0.0.1")
+  gate.Allow("198.51.100.0/24")
+      .Deny("198.51.100.1")
+      .Allow("::ffff:198.51.100.1")
       .File("/etc/gatekeeper/web.gate.d/10-more.conf")
-      .Deny("10.0.0.2")
-      .Allow("10.0.0.0/16");
-  EXPECT_THAT(Gate(Scope("gatekeeper.conf"), gate),
-              ElementsAre(HasSubstr("/etc/gatekeeper/web.gate:2: warning: IPAddressDeny=10.0.0.1"),
-                          HasSubstr("/etc/gatekeeper/web.gate:3: warning: IPAddressAllow=::ffff:"),
-                          HasSubstr("/etc/gatekeeper/web.gate.d/10-more.conf:1: warning: "
-                                    "IPAddressDeny=10.0.0.2"),
-                          HasSubstr("/etc/gatekeeper/web.gate.d/10-more.conf:2: note: "
-                                    "IPAddressAllow=10.0.0.0/16 has no effect")));
+      .Deny("198.51.100.2")
+      .Allow("198.51.100.0/26");
+  EXPECT_THAT(
+      Gate(Scope("gatekeeper.conf"), gate),
+      ElementsAre(HasSubstr("/etc/gatekeeper/web.gate:2: warning: IPAddressDeny=198.51.100.1"),
+                  HasSubstr("/etc/gatekeeper/web.gate:3: warning: IPAddressAllow=::ffff:"),
+                  HasSubstr("/etc/gatekeeper/web.gate.d/10-more.conf:1: warning: "
+                            "IPAddressDeny=198.51.100.2"),
+                  HasSubstr("/etc/gatekeeper/web.gate.d/10-more.conf:2: note: "
+                            "IPAddressAllow=198.51.100.0/26 has no effect")));
 }
 
 TEST(LintEntriesTest, HandBuiltEntriesWithoutKeyOrFile) {
   AccessLists lists;
   Origin peer{.source = "wg0 peer abc="};
-  ASSERT_TRUE(lists.allow.Assign("10.0.0.0/8", peer).ok());
-  ASSERT_TRUE(lists.deny.Assign("10.0.0.1", Origin{.file = "x.gate"}).ok());
-  EXPECT_THAT(Lines(LintEntries(lists)),
-              ElementsAre("x.gate: warning: IPAddressDeny=10.0.0.1 never takes effect: it lies "
-                          "within IPAddressAllow=10.0.0.0/8 (wg0 peer abc=), and an allow entry "
-                          "wins over a deny entry"));
+  ASSERT_TRUE(lists.allow.Assign("198.51.100.0/24", peer).ok());
+  ASSERT_TRUE(lists.deny.Assign("198.51.100.1", Origin{.file = "x.gate"}).ok());
+  EXPECT_THAT(
+      Lines(LintEntries(lists)),
+      ElementsAre("x.gate: warning: IPAddressDeny=198.51.100.1 never takes effect: it lies "
+                  "within IPAddressAllow=198.51.100.0/24 (wg0 peer abc=), and an allow entry "
+                  "wins over a deny entry"));
 }
 
 // ---- Against a brute-force reading of the rules ----
@@ -373,10 +379,10 @@ TEST(LintEntriesTest, MatchesBruteForceOnRandomLists) {
     AccessLists lists;
     const int count = 1 + static_cast<int>(rng() % 60);
     for (int i = 0; i < count; ++i) {
-      // A small space, so that entries often cover each other.
+      // A small space inside TEST-NET-2, so that entries often cover each other.
       const Prefix prefix = Prefix::Make(
-          Address::V4(10, static_cast<uint8_t>(rng() % 4), static_cast<uint8_t>(rng() % 4), 0),
-          static_cast<uint8_t>(8 + rng() % 17));
+          Address::V4(198, 51, 100, static_cast<uint8_t>((rng() % 4) * 64 + (rng() % 4) * 16)),
+          static_cast<uint8_t>(24 + rng() % 9));
       const bool allow = rng() % 2 == 0;
       Origin origin{.file = "r.gate", .line = i + 1, .key = allow ? "A" : "D"};
       ASSERT_TRUE((allow ? lists.allow : lists.deny).Assign(prefix.ToString(), origin).ok());
@@ -420,10 +426,8 @@ TEST(LintEntriesTest, LargeListsAreFast) {
   std::mt19937 rng(1);
   std::string value;
   for (int i = 0; i < 50000; ++i) {
-    absl::StrAppend(&value,
-                    Address::V4(static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng()),
-                                static_cast<uint8_t>(rng()), static_cast<uint8_t>(rng()))
-                        .ToString(),
+    // Documentation addresses only (2001:db8::/32), spread over 2^32 of them.
+    absl::StrAppend(&value, "2001:db8::", absl::Hex(rng() % 65536), ":", absl::Hex(rng() % 65536),
                     " ");
   }
   ASSERT_TRUE(lists.deny.Assign(value, Origin{.file = "big.gate", .line = 1}).ok());
