@@ -225,4 +225,13 @@ std::string DaemonProcess::Log() const {
   return s.str();
 }
 
+std::string DaemonProcess::PinDir() const {
+  const std::string log = Log();
+  const std::string marker = "pins in ";
+  const size_t at = log.rfind(marker);
+  if (at == std::string::npos) return "";
+  const size_t start = at + marker.size();
+  return log.substr(start, log.find('\n', start) - start);
+}
+
 }  // namespace gatekeeper::testing

@@ -54,6 +54,8 @@ class DaemonProcess {
   pid_t pid() const { return pid_; }
   // Everything the daemon logged so far.
   std::string Log() const;
+  // The pin directory the daemon announced ("pins in DIR" in its ready line), or "".
+  std::string PinDir() const;
 
  private:
   std::string tag_;

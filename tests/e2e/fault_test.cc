@@ -116,15 +116,6 @@ bool WaitGate(const DaemonProcess& daemon, const std::string& gate,
   return ok;
 }
 
-// The pin directory the daemon announced ("pins in DIR" in its ready line), or "".
-std::string PinDirFromLog(const std::string& log) {
-  const std::string marker = "pins in ";
-  const size_t at = log.find(marker);
-  if (at == std::string::npos) return "";
-  const size_t start = at + marker.size();
-  return log.substr(start, log.find('\n', start) - start);
-}
-
 // The daemon's open fds, as "N -> target".
 std::vector<std::string> OpenFds(pid_t pid) {
   std::vector<std::string> out;
@@ -858,7 +849,7 @@ TEST_F(FaultTest, PinsRemovedFromOutsideKeepFilteringAndAreRebuilt) {
   int pid = ServedPid(answer);
   ASSERT_GT(pid, 0) << answer;
   ASSERT_TRUE(DeniedIsDropped("pin", kPort));
-  const std::string pin_dir = PinDirFromLog(daemon_->Log());
+  const std::string pin_dir = daemon_->PinDir();
   ASSERT_TRUE(absl::StartsWith(pin_dir, "/sys/fs/bpf/gk-test-")) << pin_dir;
   const std::string socket_pins = pin_dir + "/scopes/pin_2esocket";
   const std::string service_pins = pin_dir + "/scopes/pin_2eservice";

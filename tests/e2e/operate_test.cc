@@ -51,15 +51,6 @@ uint64_t DeniedIngressPackets(const nlohmann::json& gate) {
   return gate["counters"]["ingress"]["denied"].value("packets", uint64_t{0});
 }
 
-// The pin directory the daemon announced ("pins in DIR" in its ready line), or "".
-std::string PinDirFromLog(const std::string& log) {
-  const std::string marker = "pins in ";
-  const size_t at = log.find(marker);
-  if (at == std::string::npos) return "";
-  const size_t start = at + marker.size();
-  return log.substr(start, log.find('\n', start) - start);
-}
-
 // Keeps trying to connect from the denied address until stopped (or a hard cap on attempts and
 // time): a new non-blocking connect every 20 ms, each watched for 100 ms, so that several are
 // always in flight across a restart. Every handshake that completes is a breach.
@@ -369,7 +360,7 @@ TEST_F(OperateTest, SigkillDuringTrafficNeverLetsADeniedPeerThrough) {
                prober.refused(), prober.dropped(), static_cast<unsigned long long>(denied));
 
   // A graceful stop after all that still cleans up everything.
-  const std::string pin_dir = PinDirFromLog(daemon_->Log());
+  const std::string pin_dir = daemon_->PinDir();
   ASSERT_TRUE(absl::StartsWith(pin_dir, "/sys/fs/bpf/gk-test-")) << pin_dir;
   EXPECT_EQ(daemon_->Stop(), 0);
   EXPECT_FALSE(std::filesystem::exists(pin_dir)) << pin_dir;

@@ -1,5 +1,6 @@
 #include "analyze/unit_loader.h"
 
+#include <optional>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -129,6 +130,22 @@ void UnitLoader::ReadInto(Unit& u, const std::string& path) {
   ParseUnitText(*text, path, &u.assignments, &warnings_);
 }
 
+std::optional<std::vector<std::string>> UnitLoader::ListUnitDir(const std::string& d) {
+  if (!fs_.Exists(d)) return std::nullopt;
+  absl::StatusOr<Resolved> rd = fs_.Resolve(d);
+  if (!rd.ok() || !rd->is_dir) {
+    warnings_.push_back(
+        {d, 0, rd.ok() ? "not a directory, ignored" : std::string(rd.status().message())});
+    return std::nullopt;
+  }
+  absl::StatusOr<std::vector<std::string>> entries = fs_.ListDir(rd->path);
+  if (!entries.ok()) {
+    warnings_.push_back({d, 0, std::string(entries.status().message())});
+    return std::nullopt;
+  }
+  return *std::move(entries);
+}
+
 void UnitLoader::LoadDropins(Unit& u, const std::vector<std::string>& names) {
   // Same file name in several directories: the one earlier in the search path wins; then all
   // are applied sorted by file name, whichever .d directory they came from.
@@ -136,18 +153,8 @@ void UnitLoader::LoadDropins(Unit& u, const std::vector<std::string>& names) {
   for (const std::string& dir : SearchPath()) {
     for (const std::string& n : names) {
       const std::string d = absl::StrCat(dir, "/", n, ".d");
-      if (!fs_.Exists(d)) continue;
-      absl::StatusOr<Resolved> rd = fs_.Resolve(d);
-      if (!rd.ok() || !rd->is_dir) {
-        warnings_.push_back(
-            {d, 0, rd.ok() ? "not a directory, ignored" : std::string(rd.status().message())});
-        continue;
-      }
-      absl::StatusOr<std::vector<std::string>> entries = fs_.ListDir(rd->path);
-      if (!entries.ok()) {
-        warnings_.push_back({d, 0, std::string(entries.status().message())});
-        continue;
-      }
+      std::optional<std::vector<std::string>> entries = ListUnitDir(d);
+      if (!entries) continue;
       for (const std::string& e : *entries) {
         if (!absl::EndsWith(e, ".conf") || by_name.count(e)) continue;
         const std::string p = absl::StrCat(d, "/", e);
@@ -176,18 +183,8 @@ void UnitLoader::LoadDirectoryDeps(Unit& u, const std::vector<std::string>& name
     for (const std::string& n : names) {
       for (const auto& [suffix, key] : kDirs) {
         const std::string d = absl::StrCat(dir, "/", n, suffix);
-        if (!fs_.Exists(d)) continue;
-        absl::StatusOr<Resolved> rd = fs_.Resolve(d);
-        if (!rd.ok() || !rd->is_dir) {
-          warnings_.push_back(
-              {d, 0, rd.ok() ? "not a directory, ignored" : std::string(rd.status().message())});
-          continue;
-        }
-        absl::StatusOr<std::vector<std::string>> entries = fs_.ListDir(rd->path);
-        if (!entries.ok()) {
-          warnings_.push_back({d, 0, std::string(entries.status().message())});
-          continue;
-        }
+        std::optional<std::vector<std::string>> entries = ListUnitDir(d);
+        if (!entries) continue;
         for (std::string e : *entries) {
           const std::string p = absl::StrCat(d, "/", e);
           if (!IsValidUnitName(e)) {

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,9 @@ class UnitLoader {
   };
   Found FindFragment(const std::string& name);
   void ReadInto(Unit& u, const std::string& path);
+  // The entries of a .d/.wants/… directory `d` (in-root path); nullopt when it is absent, or not
+  // a readable directory (then with a warning).
+  std::optional<std::vector<std::string>> ListUnitDir(const std::string& d);
   void LoadDropins(Unit& u, const std::vector<std::string>& names);
   void LoadDirectoryDeps(Unit& u, const std::vector<std::string>& names);
 

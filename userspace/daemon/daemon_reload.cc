@@ -221,11 +221,10 @@ nlohmann::json Daemon::Reload() {
       too_big.emplace_back(s.message());
     }
   }
+  std::map<std::string, const GatePlan*> plan_of;
+  for (const GatePlan& p : plan.gates) plan_of[p.name] = &p;
   for (const config::GateConfig& g : next->gates) {
-    const GatePlan* p = nullptr;
-    for (const GatePlan& candidate : plan.gates) {
-      if (candidate.name == g.name) p = &candidate;
-    }
+    const GatePlan* p = plan_of.contains(g.name) ? plan_of[g.name] : nullptr;
     if (p == nullptr || p->change == GateChange::kUnchanged ||
         ((p->change == GateChange::kPolicy || p->change == GateChange::kService) &&
          !p->policy_changed)) {
