@@ -415,15 +415,17 @@ TEST_F(HostileInputTest, ExecStartMetacharactersArePassedLiterally) {
   ASSERT_FALSE(traps.path().empty());
   const std::string t = traps.path();
   // As written in the gate file, and the argument each must become. Quotes are systemd's word
-  // splitting, not a shell's; "\;" is systemd's escape for a lone ";".
+  // splitting, not a shell's; "\;" is systemd's escape for a lone ";" and "$$" its escape for
+  // "$" (a whole word "$(id)" would be read as a variable, names none, and be left out).
   const std::vector<std::pair<std::string, std::string>> args = {
       {"a;b", "a;b"},
       {"\\;", ";"},
       {"|", "|"},
       {"&&", "&&"},
       {"2>&1", "2>&1"},
-      {absl::StrCat("\"$(touch ", t, "/subst)\""), absl::StrCat("$(touch ", t, "/subst)")},
-      {"$(id)", "$(id)"},
+      {absl::StrCat("\"$$(touch ", t, "/subst)\""), absl::StrCat("$(touch ", t, "/subst)")},
+      {"$$(id)", "$(id)"},
+      {absl::StrCat("\"x$(touch ", t, "/subst)\""), absl::StrCat("x$(touch ", t, "/subst)")},
       {absl::StrCat("'`touch ", t, "/backtick`'"), absl::StrCat("`touch ", t, "/backtick`")},
       {"`id`", "`id`"},
       {">", ">"},

@@ -8,11 +8,14 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/daemon_fixture.h"
 
@@ -196,6 +199,34 @@ TEST_F(ReloadTest, OnlyChangedGatesAreTouched) {
     EXPECT_FALSE(WaitConnected(fd.get(), milliseconds(500))) << port;
   }
   EXPECT_EQ(daemon_->Stop(), 0);
+}
+
+// ExecStart= is expanded when the service starts: a reload that changes only Environment=
+// restarts the service with the new arguments.
+TEST_F(ReloadTest, EnvironmentChangeReachesTheExpandedCommandLine) {
+  if (!srv_) return;
+  auto gate = [](const std::string& greeting) {
+    return absl::StrCat(
+        "[Socket]\nListenStream=", kServer, ":8006\n[Service]\nEnvironment=\"G=", greeting,
+        "\"\nExecStart=", TestServiceBinary(), " --print-env ${G} $G $$G\nStart=immediately\n");
+  };
+  // The arguments each instance printed, in order.
+  auto printed = [this] {
+    std::vector<std::string> args;
+    for (absl::string_view line : absl::StrSplit(daemon_->Log(), '\n')) {
+      const size_t at = line.find("env: ARG=");
+      if (at != absl::string_view::npos) args.emplace_back(line.substr(at + 9));
+    }
+    return args;
+  };
+  StartDaemon({{"env.gate", gate("hello world")}});
+  ASSERT_TRUE(WaitFor([&] { return printed().size() == 4; })) << daemon_->Log();
+  daemon_->WriteConfig("env.gate", gate("bye"));
+  const nlohmann::json reply = Reload();
+  ASSERT_FALSE(reply.contains("error")) << reply.dump();
+  ASSERT_TRUE(WaitFor([&] { return printed().size() == 7; })) << daemon_->Log();
+  EXPECT_EQ(printed(),
+            std::vector<std::string>({"hello world", "hello", "world", "$G", "bye", "bye", "$G"}));
 }
 
 }  // namespace

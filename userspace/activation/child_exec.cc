@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
 namespace gatekeeper::activation::internal {
 namespace {
@@ -91,6 +93,18 @@ void WriteListenPid(const ChildPlan& plan) {
   plan.listen_pid_digits[length] = '\0';
 }
 
+// Only after ArrangeFds(): in a daemon with more fds open than the service's limit allows, the
+// copies it makes land above that limit, and F_DUPFD would fail with EMFILE under the lower
+// limit. Fds already open above it stay usable (the report pipe); the limit binds new ones only.
+void SetFileLimit(const ChildPlan& plan) {
+  // prlimit64 takes the kernel's struct rlimit64, two 64-bit values, like glibc's rlimit here.
+  static_assert(sizeof(rlimit) == 2 * sizeof(uint64_t));
+  if (!plan.set_file_limit) return;
+  if (::syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &plan.file_limit, nullptr) != 0) {
+    Fail(plan, ChildStep::kFileLimit);
+  }
+}
+
 }  // namespace
 
 void RunChild(ChildPlan& plan) {
@@ -102,6 +116,7 @@ void RunChild(ChildPlan& plan) {
   if (plan.set_credentials) SetCredentials(plan);
   if (::chdir(plan.working_directory) != 0) Fail(plan, ChildStep::kChdir);
   ArrangeFds(plan);
+  SetFileLimit(plan);
   WriteListenPid(plan);
   UnblockSignals(plan);
   ::execve(plan.path, plan.argv, plan.envp);

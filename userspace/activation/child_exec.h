@@ -3,6 +3,7 @@
 #ifndef GATEKEEPER_ACTIVATION_CHILD_EXEC_H_
 #define GATEKEEPER_ACTIVATION_CHILD_EXEC_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -19,6 +20,7 @@ enum class ChildStep : int {
   kChdir,
   kFds,
   kCloseFds,
+  kFileLimit,
   kExec,
 };
 
@@ -47,6 +49,10 @@ struct ChildPlan {
   int targets = 0;
   // Scratch space of `targets` ints for the child's own copy of the address space.
   int* scratch = nullptr;
+
+  // Applied with setrlimit once the fds are in place, when set_file_limit.
+  bool set_file_limit = false;
+  rlimit file_limit{};
 
   int report_fd = -1;  // the close-on-exec pipe to the parent
 };

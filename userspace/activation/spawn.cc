@@ -3,15 +3,18 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "activation/child_exec.h"
+#include "activation/command_line.h"
 #include "activation/environment.h"
 #include "common/errno_status.h"
 
@@ -48,6 +51,8 @@ std::string StepText(ChildStep step, const SpawnRequest& request, const std::str
       return "pass file descriptors";
     case ChildStep::kCloseFds:
       return "close inherited file descriptors";
+    case ChildStep::kFileLimit:
+      return absl::StrCat("set the soft RLIMIT_NOFILE to ", request.nofile_soft_limit.value_or(0));
     case ChildStep::kExec:
       return absl::StrCat("exec ", request.argv[0]);
   }
@@ -147,10 +152,12 @@ absl::StatusOr<Child> Spawn(const SpawnRequest& request) {
   for (const PassedFd& passed : request.fds) names.push_back(passed.name);
   absl::StatusOr<std::vector<std::string>> env = ComposeEnvironment(request.environment, names);
   if (!env.ok()) return env.status();
+  // Before LISTEN_PID is appended: its value is not known yet.
+  std::vector<std::string> argv =
+      request.expand_variables ? ExpandCommandLine(request.argv, *env) : request.argv;
   // LISTEN_PID goes last with room for the digits the child fills in.
   const bool listen = !request.fds.empty();
   if (listen) env->push_back(absl::StrCat(kListenPid, std::string(kPidDigits + 1, '\0')));
-  std::vector<std::string> argv = request.argv;
   std::vector<char*> argv_ptrs = Pointers(argv);
   std::vector<char*> env_ptrs = Pointers(*env);
 
@@ -171,7 +178,7 @@ absl::StatusOr<Child> Spawn(const SpawnRequest& request) {
   UniqueFd report_write(report_pipe[1]);
 
   ChildPlan plan;
-  plan.path = argv[0].c_str();
+  plan.path = request.argv[0].c_str();
   plan.argv = argv_ptrs.data();
   plan.envp = env_ptrs.data();
   plan.listen_pid_digits = listen ? env->back().data() + kListenPid.size() : nullptr;
@@ -187,6 +194,15 @@ absl::StatusOr<Child> Spawn(const SpawnRequest& request) {
   plan.targets = static_cast<int>(sources.size());
   plan.scratch = scratch.data();
   plan.report_fd = report_write.get();
+  if (request.nofile_soft_limit) {
+    rlimit current{};
+    if (::getrlimit(RLIMIT_NOFILE, &current) != 0) {
+      return ErrnoStatus(errno, "getrlimit RLIMIT_NOFILE");
+    }
+    // The hard limit is left alone, so the soft one must not exceed it.
+    plan.set_file_limit = true;
+    plan.file_limit = {std::min(*request.nofile_soft_limit, current.rlim_max), current.rlim_max};
+  }
 
   int pidfd = -1;
   clone_args args{};

@@ -6,6 +6,7 @@
 #ifndef GATEKEEPER_ACTIVATION_SPAWN_H_
 #define GATEKEEPER_ACTIVATION_SPAWN_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -27,8 +28,13 @@ struct PassedFd {
 
 struct SpawnRequest {
   // argv[0] is the absolute path of the program and is executed as is: no shell, no PATH search,
-  // so quotes, '$', ';' and the like reach the program literally.
+  // so quotes, '$', ';' and the like reach the program literally (but see expand_variables).
   std::vector<std::string> argv;
+  // Expands "$NAME", "${NAME}" and "$$" in argv as systemd does for ExecStart= (see
+  // ExpandCommandLine()), against the environment the service gets (LISTEN_PID aside: only the
+  // child knows it). As in systemd the program executed is argv[0] as given, unexpanded; only the
+  // argument vector the program sees is.
+  bool expand_variables = false;
   // "VAR=VALUE" entries composed by the caller (Environment=, CredentialsEnvironment(),
   // RemoteEnvironment(), ...). Spawn drops NOTIFY_SOCKET, WATCHDOG_* and LISTEN_* from it and adds
   // LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID (see ComposeEnvironment()).
@@ -48,6 +54,11 @@ struct SpawnRequest {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // The soft RLIMIT_NOFILE the service gets, capped at the hard limit, which stays as it is. The
+  // daemon raises its own soft limit for the fds its gates need and hands services the usual one
+  // (1024 as a rule) back, as systemd does: programs that use select() break on fds above 1023.
+  // Unset: the service inherits the daemon's.
+  std::optional<rlim_t> nofile_soft_limit;
 };
 
 // A started service process. Move-only; destroying it closes the pidfd but neither signals nor

@@ -21,7 +21,9 @@
 //   IPAddressAllow=, IPAddressDeny= the socket scope (systemd.resource-control(5))
 // [Service]                    optional: without it the gate only owns the socket
 //   ExecStart=                      one command line, split like systemd, no shell; the first
-//                                   word is an absolute path; prefixes (-@+!:) not supported
+//                                   word is an absolute path; prefixes (-@+!:) not supported;
+//                                   $NAME, ${NAME} and $$ are kept as written here and expanded
+//                                   when the service starts (activation/command_line.h)
 //   User=, Group=                   names or numeric ids; names must exist
 //   Environment=                    VAR=VALUE words; repeatable; empty resets
 //   WorkingDirectory=               absolute path

@@ -54,6 +54,25 @@ void CheckListeners(GateBuilder& b, Diagnostics& diags) {
   }
 }
 
+// systemd reads a whole word "$..." (but not "${" or "$$") as a variable to split into words,
+// taking the whole rest as its name; with no valid name the word silently becomes nothing when
+// the service starts. The activation code does the same, so the mistake is pointed out here.
+void WarnAboutDroppedWords(const ServiceConfig& s, Diagnostics& diags) {
+  for (size_t i = 1; i < s.exec_start.size(); ++i) {
+    const std::string& word = s.exec_start[i];
+    if (!word.starts_with('$') || word.starts_with("${") || word.starts_with("$$")) continue;
+    const std::string_view name = std::string_view(word).substr(1);
+    if (IsEnvName(name)) continue;
+    diags.Warning(s.exec_start_where,
+                  absl::StrCat("ExecStart=: the argument ", Quote(word),
+                               " will be left out: a whole word starting with \"$\" is a variable "
+                               "split into words, and ",
+                               Quote(name),
+                               " is no variable name (write \"$$\" for a literal \"$\", or "
+                               "\"${NAME}\" inside a word)"));
+  }
+}
+
 void CheckService(GateBuilder& b, const std::vector<UnitText>& units, Diagnostics& diags) {
   if (b.service.exec_start.empty()) {
     if (b.exec_start_failed) return;  // its error says what is wrong
@@ -80,6 +99,7 @@ void CheckService(GateBuilder& b, const std::vector<UnitText>& units, Diagnostic
                 "StandardInput=socket needs Accept=yes: only a single connection can be a "
                 "process's stdin");
   }
+  WarnAboutDroppedWords(b.service, diags);
   b.gate.service = std::move(b.service);
 }
 

@@ -69,13 +69,6 @@ absl::StatusOr<std::vector<std::string>> ParseCommandLine(std::string_view text)
   return argv;
 }
 
-bool IsEnvName(std::string_view name) {
-  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
-}
-
 absl::Status AddEnvironment(std::vector<std::string>& env, const std::string& value) {
   if (value.empty()) {
     env.clear();

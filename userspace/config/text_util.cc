@@ -1,5 +1,6 @@
 #include "config/text_util.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/str_format.h"
@@ -16,6 +17,13 @@ std::string_view Trim(std::string_view text) {
   if (start == std::string_view::npos) return {};
   size_t end = text.find_last_not_of(kWhitespace);
   return text.substr(start, end - start + 1);
+}
+
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
 }
 
 bool IsValidUtf8(std::string_view text) {

@@ -19,6 +19,10 @@ inline bool IsWhitespace(char c) { return kWhitespace.find(c) != std::string_vie
 
 std::string_view Trim(std::string_view text);
 
+// An environment variable name as Environment= takes it: letters, digits and "_", not starting
+// with a digit.
+bool IsEnvName(std::string_view name);
+
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool IsValidUtf8(std::string_view text);
 

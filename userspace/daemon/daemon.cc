@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "config/user_resolver.h"
 #include "daemon/daemon_state.h"
+#include "daemon/file_limit.h"
 #include "daemon/metrics.h"
 #include "kernel/cgroup.h"
 #include "kernel/denial_events.h"
@@ -70,7 +71,23 @@ absl::Status Daemon::Setup() {
   }
   if (!metrics_listen.empty()) GK_RETURN_IF_ERROR(ParseMetricsListen(metrics_listen).status());
   GK_ASSIGN_OR_RETURN(config_, LoadConfig(nullptr));
+  // Before the gates open their fds. Without the raise the daemon still works, up to fewer gates.
+  if (absl::StatusOr<rlim_t> original = RaiseFileLimit(); original.ok()) {
+    service_nofile_soft_limit_ = *original;
+  } else {
+    Log(absl::StrCat("<4>", original.status().message(), "; going on with the current limit"));
+  }
   GK_ASSIGN_OR_RETURN(loop_, EventLoop::Create());
+  // Also before the kernel: a port in use or a missing libmicrohttpd (loaded only now, so without
+  // the endpoint it and its TLS stack are never mapped) must leave nothing behind. It serves only
+  // once the loop runs, after the gates exist.
+  if (!metrics_listen.empty()) {
+    GK_ASSIGN_OR_RETURN(metrics_http_,
+                        MetricsHttpServer::Start(
+                            *loop_, metrics_listen, [this] { return Metrics(); }, Log));
+    Log(absl::StrCat("<6>metrics at http://", metrics_listen.substr(0, metrics_listen.rfind(':')),
+                     ":", metrics_http_->port(), "/metrics"));
+  }
   kernel::LiveKernelProbe probe;
   GK_ASSIGN_OR_RETURN(engine_,
                       kernel::Engine::Open({.bpffs_dir = options_.bpffs_dir,
@@ -116,13 +133,6 @@ absl::Status Daemon::Setup() {
       control_, ControlServer::Listen(
                     *loop_, options_.runtime_dir + "/control.sock", config_.host.control_group,
                     [this](const nlohmann::json& r) { return HandleControl(r); }, Log));
-  if (!metrics_listen.empty()) {
-    GK_ASSIGN_OR_RETURN(metrics_http_,
-                        MetricsHttpServer::Start(
-                            *loop_, metrics_listen, [this] { return Metrics(); }, Log));
-    Log(absl::StrCat("<6>metrics at http://", metrics_listen.substr(0, metrics_listen.rfind(':')),
-                     ":", metrics_http_->port(), "/metrics"));
-  }
   for (int sig : {SIGTERM, SIGINT}) {
     GK_ASSIGN_OR_RETURN(EventSource s, loop_->AddSignal(sig, [this] { Shutdown(); }));
     sources_.push_back(std::move(s));
@@ -165,7 +175,8 @@ std::unique_ptr<ServiceSupervisor> Daemon::MakeSupervisor(const config::GateConf
   }
   common::UniqueFd cgroup_fd(::fcntl(cg->fd(), F_DUPFD_CLOEXEC, 3));
   return std::make_unique<ServiceSupervisor>(gate.name, *gate.service, gate.socket,
-                                             std::move(cgroup_fd), *loop_, Log);
+                                             std::move(cgroup_fd), service_nofile_soft_limit_,
+                                             *loop_, Log);
 }
 
 absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {

@@ -3,6 +3,8 @@
 #ifndef GATEKEEPER_DAEMON_DAEMON_STATE_H_
 #define GATEKEEPER_DAEMON_DAEMON_STATE_H_
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -90,6 +92,9 @@ class Daemon {
   uint32_t NextScopeId();
 
   DaemonOptions options_;
+  // The soft RLIMIT_NOFILE the daemon started with, which its services get back; unset when it
+  // could not raise its own (services then inherit that unchanged limit).
+  std::optional<rlim_t> service_nofile_soft_limit_;
   config::Config config_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<kernel::Engine> engine_;

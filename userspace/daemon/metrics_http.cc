@@ -1,6 +1,5 @@
 #include "daemon/metrics_http.h"
 
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -15,6 +14,7 @@
 #include "common/errno_status.h"
 #include "common/status_macros.h"
 #include "common/unique_fd.h"
+#include "daemon/microhttpd_library.h"
 
 namespace gatekeeper::daemon {
 namespace {
@@ -36,18 +36,18 @@ absl::Status BadListen(absl::string_view text, absl::string_view why) {
 }
 
 // MUST_COPY: bodies are temporaries (a fresh render per scrape), gone before MHD sends them.
-bool Respond(MHD_Connection* connection, unsigned status, absl::string_view body,
-             const char* content_type, const char* allow = nullptr) {
-  MHD_Response* response = MHD_create_response_from_buffer(
+bool Respond(const MicrohttpdLibrary& mhd, MHD_Connection* connection, unsigned status,
+             absl::string_view body, const char* content_type, const char* allow = nullptr) {
+  MHD_Response* response = mhd.create_response_from_buffer(
       body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return false;
   bool ok =
-      MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES;
+      mhd.add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES;
   if (ok && allow != nullptr) {
-    ok = MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
+    ok = mhd.add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) == MHD_YES;
   }
-  if (ok) ok = MHD_queue_response(connection, status, response) == MHD_YES;
-  MHD_destroy_response(response);
+  if (ok) ok = mhd.queue_response(connection, status, response) == MHD_YES;
+  mhd.destroy_response(response);
   return ok;
 }
 
@@ -89,9 +89,18 @@ absl::StatusOr<SocketAddress> ParseMetricsListen(absl::string_view text) {
   return address;
 }
 
+absl::Status MetricsHttpServer::LoadLibrary() {
+  absl::StatusOr<const MicrohttpdLibrary*> mhd = Microhttpd();
+  if (mhd.ok()) return absl::OkStatus();
+  return absl::Status(mhd.status().code(), absl::StrCat("--metrics-listen needs libmicrohttpd: ",
+                                                        mhd.status().message()));
+}
+
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     EventLoop& loop, const std::string& listen, Renderer render, Logger log) {
   GK_ASSIGN_OR_RETURN(const SocketAddress address, ParseMetricsListen(listen));
+  GK_RETURN_IF_ERROR(LoadLibrary());
+  const MicrohttpdLibrary& mhd = **Microhttpd();  // loaded: LoadLibrary() said so
   // Our own socket rather than MHD's: bind errors then carry errno text, and the address family
   // follows the address instead of MHD's flags.
   UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -116,7 +125,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
 
   std::unique_ptr<MetricsHttpServer> server(
-      new MetricsHttpServer(loop, std::move(render), std::move(log)));
+      new MetricsHttpServer(mhd, loop, std::move(render), std::move(log)));
   const MHD_LogCallback on_message = [](void* cls, const char* format, va_list args) {
     char text[512];
     std::vsnprintf(text, sizeof(text), format, args);
@@ -133,7 +142,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   // reaches stderr.
   const unsigned flags =
       MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (address.family() == AF_INET6 ? MHD_USE_DUAL_STACK : 0);
-  server->daemon_ = MHD_start_daemon(flags, /*port=*/0, /*apc=*/nullptr, nullptr, on_request,
+  server->daemon_ = mhd.start_daemon(flags, /*port=*/0, /*apc=*/nullptr, nullptr, on_request,
                                      server.get(), MHD_OPTION_EXTERNAL_LOGGER, on_message,
                                      server.get(), MHD_OPTION_LISTEN_SOCKET, fd.get(),
                                      MHD_OPTION_CONNECTION_TIMEOUT, kConnectionTimeoutSeconds,
@@ -151,8 +160,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     server->log_("<4>metrics endpoint: " + server->start_messages_);
   }
 
-  const MHD_DaemonInfo* port = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT);
-  const MHD_DaemonInfo* epoll = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+  const MHD_DaemonInfo* port = mhd.get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT);
+  const MHD_DaemonInfo* epoll = mhd.get_daemon_info(server->daemon_, MHD_DAEMON_INFO_EPOLL_FD);
   if (port == nullptr || epoll == nullptr) {
     return absl::InternalError("libmicrohttpd did not report its port and epoll fd");
   }
@@ -167,11 +176,11 @@ MetricsHttpServer::~MetricsHttpServer() {
   // The loop lets go of MHD's epoll fd before MHD_stop_daemon closes it.
   io_.reset();
   timeout_.reset();
-  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+  if (daemon_ != nullptr) mhd_.stop_daemon(daemon_);
 }
 
 void MetricsHttpServer::Process() {
-  MHD_run(daemon_);
+  mhd_.run(daemon_);
   ArmTimeout();
 }
 
@@ -179,7 +188,7 @@ void MetricsHttpServer::ArmTimeout() {
   timeout_.reset();
   MHD_UNSIGNED_LONG_LONG ms = 0;
   // MHD_NO means no connection is open: the daemon stays idle with no timer at all.
-  if (MHD_get_timeout(daemon_, &ms) != MHD_YES) return;
+  if (mhd_.get_timeout(daemon_, &ms) != MHD_YES) return;
   auto timer = loop_.AddTimer(absl::Milliseconds(ms), [this] { Process(); });
   if (!timer.ok()) {
     // Connections are then only closed by their own activity, not by the idle timeout.
@@ -195,15 +204,15 @@ void MetricsHttpServer::ArmTimeout() {
 bool MetricsHttpServer::Answer(MHD_Connection* connection, absl::string_view url,
                                absl::string_view method) {
   if (method != MHD_HTTP_METHOD_GET && method != MHD_HTTP_METHOD_HEAD) {
-    return Respond(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n",
+    return Respond(mhd_, connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n",
                    kTextContentType, "GET, HEAD");
   }
   if (url != "/metrics") {
-    return Respond(connection, MHD_HTTP_NOT_FOUND, "not found: metrics are at /metrics\n",
+    return Respond(mhd_, connection, MHD_HTTP_NOT_FOUND, "not found: metrics are at /metrics\n",
                    kTextContentType);
   }
   // HEAD renders too, so that its Content-Length is the real one; MHD leaves out the body.
-  return Respond(connection, MHD_HTTP_OK, render_(), kMetricsContentType);
+  return Respond(mhd_, connection, MHD_HTTP_OK, render_(), kMetricsContentType);
 }
 
 void MetricsHttpServer::OnLibraryMessage(std::string message) {

@@ -9,16 +9,20 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/socket_address.h"
 #include "daemon/event_loop.h"
 
-// libmicrohttpd is a private dependency of gk_daemon: users of this header do not see it.
+// libmicrohttpd is dlopen()ed on first use (daemon/microhttpd_library.h): users of this header
+// do not see it, and a process that never serves metrics never loads it.
 struct MHD_Daemon;
 struct MHD_Connection;
 
 namespace gatekeeper::daemon {
+
+struct MicrohttpdLibrary;
 
 // "127.0.0.1:9100", "0.0.0.0:9100", "[::1]:9100", "[::]:9100"; port 0 picks a free port.
 // InvalidArgument naming --metrics-listen for anything else (no port, hostnames, bare IPv6).
@@ -29,8 +33,14 @@ class MetricsHttpServer {
   using Renderer = std::function<std::string()>;
   using Logger = std::function<void(const std::string&)>;
 
-  // Binds `listen` (as ParseMetricsListen accepts it) and serves until destroyed. `render` runs
-  // once per GET/HEAD /metrics; `log` gets "<N>"-prefixed lines about client-side problems.
+  // Loads libmicrohttpd unless an earlier call did, and returns what Start() would say about it:
+  // FailedPrecondition naming the library and the loader's reason when it or one of its
+  // functions is missing. For callers that must fail before they change anything else.
+  static absl::Status LoadLibrary();
+
+  // Loads libmicrohttpd as LoadLibrary() does, binds `listen` (as ParseMetricsListen accepts it)
+  // and serves until destroyed. `render` runs once per GET/HEAD /metrics; `log` gets
+  // "<N>"-prefixed lines about client-side problems.
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(EventLoop& loop,
                                                                   const std::string& listen,
                                                                   Renderer render, Logger log);
@@ -42,13 +52,14 @@ class MetricsHttpServer {
   uint16_t port() const { return port_; }
 
  private:
-  MetricsHttpServer(EventLoop& loop, Renderer render, Logger log)
-      : loop_(loop), render_(std::move(render)), log_(std::move(log)) {}
+  MetricsHttpServer(const MicrohttpdLibrary& mhd, EventLoop& loop, Renderer render, Logger log)
+      : mhd_(mhd), loop_(loop), render_(std::move(render)), log_(std::move(log)) {}
   void Process();
   void ArmTimeout();
   bool Answer(MHD_Connection* connection, absl::string_view url, absl::string_view method);
   void OnLibraryMessage(std::string message);
 
+  const MicrohttpdLibrary& mhd_;
   EventLoop& loop_;
   Renderer render_;
   Logger log_;

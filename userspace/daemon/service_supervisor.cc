@@ -34,12 +34,14 @@ activation::RestartSettings Settings(const config::ServiceConfig& s) {
 
 ServiceSupervisor::ServiceSupervisor(std::string gate, config::ServiceConfig service,
                                      const config::SocketConfig& socket, common::UniqueFd cgroup,
-                                     EventLoop& loop, Logger log)
+                                     std::optional<rlim_t> nofile_soft_limit, EventLoop& loop,
+                                     Logger log)
     : gate_(std::move(gate)),
       service_(std::move(service)),
       accept_(socket.accept),
       fd_name_(socket.fd_name),
       cgroup_(std::move(cgroup)),
+      nofile_soft_limit_(nofile_soft_limit),
       loop_(loop),
       log_(std::move(log)),
       restarts_(Settings(service_)),
@@ -91,6 +93,10 @@ std::optional<activation::SpawnRequest> ServiceSupervisor::BaseRequest() {
   credentials_resolved_ = true;
   activation::SpawnRequest req;
   req.argv = service_.exec_start;
+  // ExecStart= as systemd runs it: $NAME and ${NAME} from the service's own environment (USER=,
+  // HOME=, Environment=, REMOTE_ADDR=, LISTEN_FDS=, ...), never from the daemon's.
+  req.expand_variables = true;
+  req.nofile_soft_limit = nofile_soft_limit_;
   if (credentials_ && service_.user)
     req.environment = activation::CredentialsEnvironment(*credentials_);
   // Environment= comes after USER/HOME/…: a later assignment of a name wins.

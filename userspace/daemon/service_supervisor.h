@@ -4,6 +4,7 @@
 #ifndef GATEKEEPER_DAEMON_SERVICE_SUPERVISOR_H_
 #define GATEKEEPER_DAEMON_SERVICE_SUPERVISOR_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -29,9 +30,11 @@ class ServiceSupervisor {
  public:
   using Logger = std::function<void(const std::string&)>;
 
+  // `nofile_soft_limit`: the soft RLIMIT_NOFILE the service's processes get (see
+  // SpawnRequest::nofile_soft_limit); unset, they inherit the daemon's.
   ServiceSupervisor(std::string gate, config::ServiceConfig service,
-                    const config::SocketConfig& socket, common::UniqueFd cgroup, EventLoop& loop,
-                    Logger log);
+                    const config::SocketConfig& socket, common::UniqueFd cgroup,
+                    std::optional<rlim_t> nofile_soft_limit, EventLoop& loop, Logger log);
   ~ServiceSupervisor();
 
   // The gate's listeners exist (they stay the same fds for the gate's life). Starts the service
@@ -68,6 +71,7 @@ class ServiceSupervisor {
   bool accept_;
   std::string fd_name_;
   common::UniqueFd cgroup_;
+  std::optional<rlim_t> nofile_soft_limit_;
   EventLoop& loop_;
   Logger log_;
 

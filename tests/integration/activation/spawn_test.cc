@@ -2,12 +2,17 @@
 // service inherits (fds, signals, environment, session, user, cgroup) and how failures and exits
 // are reported.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/socket_address.h"
@@ -164,6 +169,118 @@ TEST_F(ActivationTest, ArgumentsArriveLiterally) {
   std::map<std::string, std::string> env = ReadPrintedEnv();
   for (size_t i = 0; i < args.size(); ++i) EXPECT_EQ(env[absl::StrCat("ARG", i)], args[i]) << i;
   EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_F(ActivationTest, VariablesAreExpandedFromTheServicesEnvironmentOnly) {
+  // In the daemon's environment but not the service's: must not be expanded.
+  ASSERT_EQ(setenv("GK_TEST_DAEMON_ONLY", "leaked", 1), 0);
+  UniqueFd listener = Listen("127.0.0.1");
+  SpawnRequest r =
+      Request({"--print-env", "port=${PORT}", "$ARGS", "x${GK_TEST_DAEMON_ONLY}y",
+               "$GK_TEST_DAEMON_ONLY", "$UNSET", "$$", "a$PORT", "${LISTEN_FDS}", "$(id)", ";"});
+  r.environment = {"PORT=8443", "ARGS=-a 'b c'"};
+  r.expand_variables = true;
+  r.fds = {{listener.get(), "l"}};
+  Child* child = Start(r);
+  unsetenv("GK_TEST_DAEMON_ONLY");
+  ASSERT_NE(child, nullptr);
+  std::map<std::string, std::string> env = ReadPrintedEnv();
+  const std::vector<std::string> expected = {"port=8443", "-a",     "b c", "xy",
+                                             "$",         "a$PORT", "1",   ";"};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(env[absl::StrCat("ARG", i)], expected[i]) << i;
+  }
+  EXPECT_EQ(env.count(absl::StrCat("ARG", expected.size())), 0u);
+}
+
+// The soft and hard RLIMIT_NOFILE of a process as /proc/PID/limits shows them.
+std::pair<std::string, std::string> NofileLimits(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/limits"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("Max open files")) continue;
+    std::istringstream fields(line.substr(std::strlen("Max open files")));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return {soft, hard};
+  }
+  return {"<missing>", "<missing>"};
+}
+
+// Raises this process's soft RLIMIT_NOFILE to its hard limit, as the daemon does, for the
+// lifetime of the object.
+class RaisedFileLimit {
+ public:
+  RaisedFileLimit() {
+    EXPECT_EQ(getrlimit(RLIMIT_NOFILE, &saved_), 0);
+    const rlimit raised{saved_.rlim_max, saved_.rlim_max};
+    EXPECT_EQ(setrlimit(RLIMIT_NOFILE, &raised), 0) << std::strerror(errno);
+  }
+  ~RaisedFileLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  RaisedFileLimit(const RaisedFileLimit&) = delete;
+  RaisedFileLimit& operator=(const RaisedFileLimit&) = delete;
+  rlim_t hard() const { return saved_.rlim_max; }
+
+ private:
+  rlimit saved_{};
+};
+
+TEST_F(ActivationTest, ServiceGetsTheUsualSoftFileLimitBack) {
+  RaisedFileLimit raised;
+  if (raised.hard() < 64) GTEST_SKIP() << "hard RLIMIT_NOFILE " << raised.hard();
+  const rlim_t usual = std::min<rlim_t>(1024, raised.hard() / 2);
+  UniqueFd listener = Listen("127.0.0.1");
+  SpawnRequest r = Request({"--print-env"});
+  r.fds = {{listener.get(), "l"}};
+  r.nofile_soft_limit = usual;
+  // Spawn() returns once the service has exec'd: its limits are final.
+  Child* child = Start(r);
+  ASSERT_NE(child, nullptr);
+  // The soft limit is the one asked for; the hard limit stays the daemon's.
+  EXPECT_EQ(NofileLimits(child->pid()),
+            std::make_pair(absl::StrCat(usual), absl::StrCat(raised.hard())));
+  // Unset: the service inherits the daemon's raised limit.
+  r.nofile_soft_limit.reset();
+  child = Start(r);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(NofileLimits(child->pid()),
+            std::make_pair(absl::StrCat(raised.hard()), absl::StrCat(raised.hard())));
+}
+
+TEST_F(ActivationTest, SoftFileLimitAboveTheHardLimitIsCappedAtIt) {
+  rlimit own{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
+  UniqueFd listener = Listen("127.0.0.1");
+  SpawnRequest r = Request({"--print-env"});
+  r.fds = {{listener.get(), "l"}};
+  r.nofile_soft_limit = own.rlim_max + 1;
+  Child* child = Start(r);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(NofileLimits(child->pid()).first, absl::StrCat(own.rlim_max));
+}
+
+// A daemon with many gates has fds far above the limit its services get. The child must still
+// be able to move the listeners into place (that needs free fd numbers, which the lower limit
+// would forbid), so the limit is set only once the inherited fds are closed.
+TEST_F(ActivationTest, ServiceStartsWhenTheDaemonHoldsMoreFdsThanItsLimit) {
+  RaisedFileLimit raised;
+  constexpr rlim_t kServiceLimit = 64;
+  if (raised.hard() < 4 * kServiceLimit) GTEST_SKIP() << "hard RLIMIT_NOFILE " << raised.hard();
+  std::vector<UniqueFd> filler;
+  while (filler.empty() || filler.back().get() < static_cast<int>(2 * kServiceLimit)) {
+    filler.emplace_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(filler.back().valid()) << std::strerror(errno);
+  }
+  // The listener and the spawn's own pipes all land above the service's limit.
+  UniqueFd listener = Listen("127.0.0.1");
+  ASSERT_GT(listener.get(), static_cast<int>(kServiceLimit));
+  SpawnRequest r = Request({"--print-env"});
+  r.fds = {{listener.get(), "l"}};
+  r.nofile_soft_limit = kServiceLimit;
+  Child* child = Start(r);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(NofileLimits(child->pid()).first, absl::StrCat(kServiceLimit));
+  EXPECT_EQ(Ask("127.0.0.1", PortOf(listener)), absl::StrCat("l ", child->pid()));
 }
 
 TEST_F(ActivationTest, MissingProgramIsAClearError) {

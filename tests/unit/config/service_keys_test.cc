@@ -42,6 +42,29 @@ TEST(ServiceKeysTest, ExecStartIsSplitLikeSystemd) {
                                         "a\tb", ";", "100%", "$HOME"));
 }
 
+TEST(ServiceKeysTest, ExecStartKeepsVariablesForTheStart) {
+  // $NAME, ${NAME} and $$ are expanded when the service starts (against its environment then),
+  // not here.
+  ServiceConfig s =
+      ServiceGate("Environment=PORT=1\nExecStart=/usr/bin/srv ${PORT} $ARGS $$ \"$QUOTED\" a$B\n");
+  EXPECT_THAT(s.exec_start,
+              ElementsAre("/usr/bin/srv", "${PORT}", "$ARGS", "$$", "$QUOTED", "a$B"));
+}
+
+TEST(ServiceKeysTest, ExecStartWarnsAboutWordsThatExpandToNothing) {
+  LoadResult result = ParseWeb(std::string(kSocket) +
+                               "ExecStart=/usr/bin/srv $(id) $ $HOME/x $HOME ${X} $$(id) a$(id)\n");
+  EXPECT_THAT(Errors(result), IsEmpty());
+  const std::vector<std::string> warnings = Warnings(result);
+  ASSERT_EQ(warnings.size(), 3u) << ::testing::PrintToString(warnings);
+  EXPECT_EQ(warnings[0],
+            "web.gate:4: ExecStart=: the argument \"$(id)\" will be left out: a whole word "
+            "starting with \"$\" is a variable split into words, and \"(id)\" is no variable "
+            "name (write \"$$\" for a literal \"$\", or \"${NAME}\" inside a word)");
+  EXPECT_THAT(warnings[1], HasSubstr("the argument \"$\" will be left out"));
+  EXPECT_THAT(warnings[2], HasSubstr("the argument \"$HOME/x\" will be left out"));
+}
+
 TEST(ServiceKeysTest, ExecStartContinuedOverLines) {
   ServiceConfig s = ServiceGate("ExecStart=/usr/sbin/lighttpd \\\n  -D \\\n  -f /etc/l.conf\n");
   EXPECT_THAT(s.exec_start, ElementsAre("/usr/sbin/lighttpd", "-D", "-f", "/etc/l.conf"));

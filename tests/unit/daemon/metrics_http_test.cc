@@ -21,6 +21,7 @@
 #include "common/socket_address.h"
 #include "common/unique_fd.h"
 #include "daemon/event_loop.h"
+#include "daemon/microhttpd_library.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -180,6 +181,46 @@ TEST(ParseMetricsListenTest, RejectsWithTheOptionAndTheText) {
   EXPECT_THAT(ParseMetricsListen("127.0.0.1").status().message(), HasSubstr("missing port"));
   EXPECT_THAT(ParseMetricsListen("127.0.0.1:70000").status().message(),
               HasSubstr("invalid port \"70000\""));
+}
+
+TEST(MicrohttpdLibraryTest, LoadsEveryFunction) {
+  auto mhd = LoadMicrohttpd(kMicrohttpdSoname);
+  ASSERT_TRUE(mhd.ok()) << mhd.status();
+  EXPECT_NE(mhd->start_daemon, nullptr);
+  EXPECT_NE(mhd->stop_daemon, nullptr);
+  EXPECT_NE(mhd->get_daemon_info, nullptr);
+  EXPECT_NE(mhd->run, nullptr);
+  EXPECT_NE(mhd->get_timeout, nullptr);
+  EXPECT_NE(mhd->create_response_from_buffer, nullptr);
+  EXPECT_NE(mhd->add_response_header, nullptr);
+  EXPECT_NE(mhd->queue_response, nullptr);
+  EXPECT_NE(mhd->destroy_response, nullptr);
+  // The process-wide copy is the same library: dlopen() hands out one mapping per soname.
+  auto shared = Microhttpd();
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ((*shared)->start_daemon, mhd->start_daemon);
+  EXPECT_TRUE(MetricsHttpServer::LoadLibrary().ok());
+}
+
+TEST(MicrohttpdLibraryTest, AMissingLibraryIsNamedWithTheLoadersReason) {
+  constexpr char kMissing[] = "libgatekeeper-test-missing.so.12";
+  auto mhd = LoadMicrohttpd(kMissing);
+  ASSERT_FALSE(mhd.ok());
+  EXPECT_EQ(mhd.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(mhd.status().message()),
+              StartsWith(absl::StrCat("load ", kMissing, ": ")));
+  // dlerror()'s text.
+  EXPECT_THAT(mhd.status().message(), HasSubstr("cannot open shared object file"));
+}
+
+TEST(MicrohttpdLibraryTest, ALibraryLackingAFunctionNamesIt) {
+  // The C library is there (this test runs on it) and has none of libmicrohttpd's functions.
+  auto mhd = LoadMicrohttpd("libc.so.6");
+  ASSERT_FALSE(mhd.ok());
+  EXPECT_EQ(mhd.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(mhd.status().message()),
+              StartsWith("libc.so.6 lacks MHD_start_daemon: "));
+  EXPECT_THAT(mhd.status().message(), HasSubstr("undefined symbol"));
 }
 
 TEST_F(MetricsHttpServerTest, ServesMetricsAsPrometheusText) {

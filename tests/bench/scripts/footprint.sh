@@ -1,0 +1,52 @@
+# Footprint: the daemon with 1 and with G gates (each a listener bound to a veth device, an allow
+# list and a service started on the first connection, so no service runs): time from start to
+# READY=1, then, once every gate listens, its RSS and its wake-ups per second over an idle
+# window. Wake-ups are the context switches of all its threads (/proc/PID/task/*/status): each
+# wake-up ends in one when the thread sleeps again. The window is a measurement interval, not a
+# wait for state.
+
+fp_switches() {  # PID: voluntary + involuntary context switches of all threads
+  cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk '/^(voluntary|nonvoluntary)_ctxt_switches/ { s += $2 } END { print s }'
+}
+
+fp_daemon_pid() {  # PID of gk-notify-wait -> the gatekeeper process under it (nsenter execs it)
+  pgrep -P "$1" | head -n 1
+}
+
+footprint() {
+  local rounds=$1 idle=$2 many=$3 n="${bench_tag}f" r g
+  echo "== footprint: 1 and $many gates, $rounds rounds, ${idle} s idle windows =="
+  ns_pair "$n"
+  for g in 1 "$many"; do
+    local dir; dir=$(mktemp -d /tmp/gk-bench-conf.XXXXXX)
+    bench_dirs+=("$dir")
+    for ((i = 0; i < g; i++)); do
+      printf '[Socket]\nListenStream=192.0.2.1:%d\nBindToDevice=v%s\nIPAddressDeny=any\n' \
+        "$((10000 + i))" "$n" >"$dir/g$i.gate"
+      printf 'IPAddressAllow=192.0.2.2 2001:db8::/32\n[Service]\nExecStart=%s\n' \
+        "$bin/gk-bench-server" >>"$dir/g$i.gate"
+    done
+    eval "fp_dir_$g=\$dir"
+  done
+  for ((r = 1; r <= rounds; r++)); do
+    for g in 1 "$many"; do
+      local dir_var="fp_dir_$g" pid before after
+      gk_start "$n" "${!dir_var}"
+      gk_wait_states "$gk_runtime" "$g" listening
+      pid=$(fp_daemon_pid "$gk_pid")
+      before=$(fp_switches "$pid")
+      sleep "$idle"  # the idle window being measured
+      after=$(fp_switches "$pid")
+      record footprint "gates:$g" "$r" ready_ms "$gk_ready_ms"
+      local rss wakeups
+      rss=$(awk '/^VmRSS/ { print $2 / 1024 }' /proc/"$pid"/status)
+      wakeups=$(awk -v a="$before" -v b="$after" -v t="$idle" 'BEGIN { print (b - a) / t }')
+      record footprint "gates:$g" "$r" rss_mib "$rss"
+      record footprint "gates:$g" "$r" wakeups_per_s "$wakeups"
+      printf '  round %d %3d gates: READY after %s ms, RSS %s MiB, %s wake-ups/s\n' "$r" "$g" \
+        "$gk_ready_ms" "$rss" "$wakeups"
+      gk_stop "$gk_pid"
+    done
+  done
+}

@@ -1,0 +1,103 @@
+# Packet path: connections per second (gk-conn-rate: connect, 1-byte request and reply, close)
+# and bulk throughput (iperf3) from a client namespace to a server namespace over veth, for each
+# filter. Every configuration lives in its own pair of namespaces, set up once, so the rounds can
+# interleave them cheaply: round r runs every configuration, in an order rotated by r.
+#   base       no filter: the limit
+#   gk:N       gatekeeper, a gate with IPAddressDeny=any and N allow prefixes (the client's /32
+#              last, matched at full depth); iperf3 runs as the service of a second gate whose
+#              [Service] lists are the same, so its own socket is filtered by the service scope
+#   nft:N      nftables: the same N prefixes as an interval set, checked for every packet to the
+#              two ports (no conntrack shortcut, as the cgroup programs check every packet)
+#   ipt:N      iptables (Debian 12's default, the nf_tables backend): a linear chain of N
+#              `-s PREFIX -j ACCEPT` rules, the client's last, then DROP, for every packet
+# Servers (and gatekeeper with its services) run on CPU 0, clients on CPU 1: left to the
+# scheduler, the two sides move between the two cores and the rates vary far more.
+pp_server_cpu=(taskset -c 0)
+pp_client_cpu=(taskset -c 1)
+
+pp_gate_files() {  # DIR N: the two gates of a gk:N configuration
+  local dir=$1 n=$2
+  printf '[Socket]\nListenStream=192.0.2.1:9000\nBacklog=4096\n' >"$dir/rate.gate"
+  printf 'IPAddressDeny=any\n' >>"$dir/rate.gate"
+  printf '[Service]\nExecStart=%s\nStart=immediately\n' "$bin/gk-bench-server" >>"$dir/rate.gate"
+  gk_lists "$dir/rate.gate" Socket "$n" 1
+  printf '[Socket]\nListenStream=192.0.2.1:9001\n[Service]\nStart=immediately\n' >"$dir/bulk.gate"
+  printf 'ExecStart=/usr/bin/iperf3 --server --bind 192.0.2.1 --port 5201\n' >>"$dir/bulk.gate"
+  printf 'IPAddressDeny=any\n' >>"$dir/bulk.gate"
+  gk_lists "$dir/bulk.gate" Service "$n" 1
+}
+
+pp_setup() {  # INDEX CONFIG
+  local n="${bench_tag}p$1" kind=${2%%:*} count=${2#*:} f
+  ns_pair "$n"
+  case "$kind" in
+    gk)
+      local config
+      config=$(mktemp -d /tmp/gk-bench-conf.XXXXXX)
+      bench_dirs+=("$config")
+      pp_gate_files "$config" "$count"
+      gk_start "$n" "$config" "${pp_server_cpu[@]}"
+      gk_wait_states "$gk_runtime" 2 running
+      return
+      ;;
+    nft)
+      f="$out/nft-$count.nft"
+      [[ -f "$f" ]] || "$bin/gk-bench-prefixes" --count "$count" --seed 1 --format nft >"$f"
+      ip netns exec "${n}s" nft -f "$f"
+      ;;
+    ipt)
+      f="$out/ipt-$count.rules"
+      [[ -f "$f" ]] || "$bin/gk-bench-prefixes" --count "$count" --seed 1 --format iptables >"$f"
+      ip netns exec "${n}s" iptables-restore <"$f"
+      ;;
+    base) ;;
+    *) echo "bench: unknown configuration $2" >&2; return 1 ;;
+  esac
+  # nsenter itself (not a shell function) in the background: $! is then the server's pid.
+  "${pp_server_cpu[@]}" nsenter --net="/run/netns/${n}s" \
+    "$bin/gk-bench-server" --listen 192.0.2.1:9000 &>>"$out/servers.log" &
+  bench_pids+=($!)
+  "${pp_server_cpu[@]}" nsenter --net="/run/netns/${n}s" \
+    iperf3 --server --bind 192.0.2.1 --port 5201 &>>"$out/servers.log" &
+  bench_pids+=($!)
+}
+
+# pp_ready INDEX: the server answers and iperf3 listens (polled with a deadline).
+pp_ready() {
+  local n="${bench_tag}p$1" deadline=$((SECONDS + 30))
+  until in_ns "${n}c" "$bin/gk-conn-rate" --target 192.0.2.1:9000 --seconds 0.05 --warmup 0 \
+          --concurrency 1 2>/dev/null | jq -e '.connections > 0 and .failed == 0' >/dev/null &&
+        in_ns "${n}s" ss -Hltn 'sport = :5201' | grep -q LISTEN; do
+    if ((SECONDS >= deadline)); then
+      echo "bench: configuration $1 not serving after 30 s" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+packet_path() {
+  local configs=("$@") i r k
+  echo "== packet path: ${configs[*]} (${pp_rounds} rounds, ${pp_seconds} s each) =="
+  for i in "${!configs[@]}"; do
+    local t0; t0=$(now_ns)
+    pp_setup "$i" "${configs[$i]}"
+    pp_ready "$i"
+    echo "  set up ${configs[$i]} in $(ms_since "$t0") ms"
+  done
+  for ((r = 1; r <= pp_rounds; r++)); do
+    for ((k = 0; k < ${#configs[@]}; k++)); do
+      i=$(( (k + r) % ${#configs[@]} ))
+      local n="${bench_tag}p$i" c=${configs[$i]} res
+      res=$("${pp_client_cpu[@]}" "$bin/gk-conn-rate" --netns "${n}c" --target 192.0.2.1:9000 \
+              --seconds "$pp_seconds" --warmup 0.5 --concurrency 16)
+      record rate "$c" "$r" conn_per_s "$(jq .rate <<<"$res")"
+      record rate "$c" "$r" failed "$(jq .failed <<<"$res")"
+      res=$("${pp_client_cpu[@]}" nsenter --net="/run/netns/${n}c" \
+              iperf3 --client 192.0.2.1 --port 5201 --time "$pp_seconds" --omit 1 --json)
+      record bulk "$c" "$r" gbit_per_s "$(jq '.end.sum_received.bits_per_second / 1e9' <<<"$res")"
+      printf '  round %d %-10s %s conn/s %s Gbit/s\n' "$r" "$c" \
+        "$(tail -n 3 "$raw" | head -n 1 | cut -d, -f5)" "$(tail -n 1 "$raw" | cut -d, -f5)"
+    done
+  done
+}

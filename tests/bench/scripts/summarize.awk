@@ -1,0 +1,70 @@
+# Turns the raw measurements (BENCH,CONFIG,ROUND,METRIC,VALUE) into one markdown table per
+# benchmark and metric: median, min-max, and the ratio to the baseline measured in the same round
+# (median and min-max of the per-round ratios). A ratio within 5% of 1, or whose range spans 1,
+# is marked as inside this machine's noise.
+#   awk -F, -f summarize.awk raw.csv
+function baseline(bench, config) {
+  if (bench == "rate" || bench == "bulk") return config == "base" ? "" : "base"
+  if (bench == "reload") return config ~ /^gk:/ ? "nft:" substr(config, 4) : ""
+  if (bench == "analyze") return config == "gatekeeper" ? "systemd-analyze" : ""
+  return ""
+}
+function sort_values(arr, n,    i, j, t) {
+  for (i = 2; i <= n; i++) {
+    t = arr[i]
+    for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]
+    arr[j + 1] = t
+  }
+}
+function median(arr, n) { return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2 }
+function fmt(x) {
+  if (x == int(x) && x >= 100) return sprintf("%d", x)
+  return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : sprintf("%.3g", x)
+}
+{
+  key = $1 SUBSEP $4
+  if (!(key in seen_table)) { seen_table[key] = 1; tables[++ntables] = key }
+  ck = key SUBSEP $2
+  if (!(ck in seen_config)) { seen_config[ck] = 1; configs[key, ++nconfigs[key]] = $2 }
+  values[ck, ++count[ck]] = $5
+  by_round[$1, $4, $2, $3] = $5
+  rounds[$1, $4, $2, ++nrounds[$1, $4, $2]] = $3
+}
+END {
+  for (t = 1; t <= ntables; t++) {
+    split(tables[t], parts, SUBSEP)
+    bench = parts[1]; metric = parts[2]
+    printf "\n#### %s: %s\n\n", bench, metric
+    printf "| configuration | runs | median | min–max | ratio (median) | ratio min–max | note |\n"
+    printf "|---|---:|---:|---:|---:|---:|---|\n"
+    for (c = 1; c <= nconfigs[tables[t]]; c++) {
+      config = configs[tables[t], c]
+      ck = tables[t] SUBSEP config
+      n = count[ck]
+      delete v
+      for (i = 1; i <= n; i++) v[i] = values[ck, i]
+      sort_values(v, n)
+      base = baseline(bench, config)
+      ratio = ""; rrange = ""; note = ""
+      if (base != "") {
+        delete r
+        m = 0
+        for (i = 1; i <= nrounds[bench, metric, config]; i++) {
+          rd = rounds[bench, metric, config, i]
+          if ((bench, metric, base, rd) in by_round && by_round[bench, metric, base, rd] != 0)
+            r[++m] = by_round[bench, metric, config, rd] / by_round[bench, metric, base, rd]
+        }
+        if (m > 0) {
+          sort_values(r, m)
+          med = median(r, m)
+          ratio = sprintf("%.3f", med)
+          rrange = sprintf("%.3f–%.3f", r[1], r[m])
+          if ((med > 0.95 && med < 1.05) || (r[1] <= 1 && r[m] >= 1)) note = "inside the noise"
+          ratio = ratio " (vs " base ")"
+        }
+      }
+      printf "| %s | %d | %s | %s–%s | %s | %s | %s |\n", config, n, fmt(median(v, n)), fmt(v[1]),
+             fmt(v[n]), ratio, rrange, note
+    }
+  }
+}
