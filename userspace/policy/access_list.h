@@ -21,6 +21,7 @@ struct Origin {
 
   // "web.gate:7 IPAddressAllow=" or "<source> IPAddressAllow="
   std::string ToString() const;
+  bool operator==(const Origin&) const = default;
 };
 
 struct Entry {
