@@ -816,7 +816,6 @@ TEST_F(FaultTest, MorePrefixesThanATrieHoldsIsRefusedAndThePolicyStays) {
 // daemon logs why, backs off instead of spinning, and keeps running. A reload that adds gates
 // fails for want of fds with an error saying so. With the limit back, everything works, and a
 // reload brings up the gates the starved one could not.
-// FAILS (step 4) until the daemon bug marked below is fixed.
 TEST_F(FaultTest, FdExhaustionGivesErrorsNotACrash) {
   if (!srv_) return;
   constexpr uint16_t kPort = 8446;
@@ -939,8 +938,6 @@ TEST_F(FaultTest, FdExhaustionGivesErrorsNotACrash) {
 // the filter holds. A graceful restart builds everything again. A reload must pin the scope
 // again: otherwise the filter now lives only as long as the daemon's fds, and if the daemon dies
 // its service keeps the listener with no filter at all (fail open).
-// FAILS (steps 3 and 4: a denied client reaches the service) until the daemon bug marked below is
-// fixed.
 TEST_F(FaultTest, PinsRemovedFromOutsideKeepFilteringAndAreRebuilt) {
   if (!srv_) return;
   constexpr uint16_t kPort = 8449;
