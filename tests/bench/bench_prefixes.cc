@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "bench_cli.h"
 
 namespace {
 
@@ -158,15 +159,13 @@ int main(int argc, char** argv) {
   std::string ports_text = "9000,5201";
   std::string format;
   for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") Usage("benchmark access-list generator");
+    if (absl::string_view(argv[i]) == "--help" || absl::string_view(argv[i]) == "-h") {
+      Usage("benchmark access-list generator");
+    }
+    absl::string_view arg;
     absl::string_view value;
-    if (const size_t eq = arg.find('='); eq != absl::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    } else {
-      if (i + 1 >= argc) Usage(absl::StrCat(arg, " needs a value"));
-      value = argv[++i];
+    if (!gatekeeper::bench::TakeOption(argc, argv, i, arg, value)) {
+      Usage(absl::StrCat(arg, " needs a value"));
     }
     const std::string bad = absl::StrCat(arg, " \"", value, "\": ");
     if (arg == "--count") {

@@ -25,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "bench_cli.h"
 #include "common/socket_address.h"
 #include "common/unique_fd.h"
 
@@ -277,16 +278,7 @@ int main(int argc, char** argv) {
     listener = Listen(*listen_address);
   }
 
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  // A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches the
-  // signalfd: `kill -INT` must stop us all the same.
-  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) Fail("sigprocmask", errno);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  UniqueFd signals(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  UniqueFd signals = gatekeeper::bench::StopSignals();
   if (!signals) Fail("signalfd", errno);
 
   Server server(std::move(*listener), std::move(signals));

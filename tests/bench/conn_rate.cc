@@ -39,6 +39,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "bench_cli.h"
 #include "common/socket_address.h"
 #include "common/unique_fd.h"
 #include "nlohmann/json.hpp"
@@ -100,15 +101,13 @@ struct Options {
 Options ParseOptions(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") Usage("connection-rate load generator");
+    if (absl::string_view(argv[i]) == "--help" || absl::string_view(argv[i]) == "-h") {
+      Usage("connection-rate load generator");
+    }
+    absl::string_view arg;
     absl::string_view value;
-    if (const size_t eq = arg.find('='); eq != absl::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-    } else {
-      if (i + 1 >= argc) Usage(absl::StrCat(arg, " needs a value"));
-      value = argv[++i];
+    if (!gatekeeper::bench::TakeOption(argc, argv, i, arg, value)) {
+      Usage(absl::StrCat(arg, " needs a value"));
     }
     const std::string bad = absl::StrCat(arg, " \"", value, "\": ");
     if (arg == "--netns") {
@@ -336,16 +335,7 @@ int main(int argc, char** argv) {
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0) Fail("setrlimit(RLIMIT_NOFILE)", errno);
   WarnWithoutTimeWaitReuse();
 
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  // A shell starts background jobs with SIGINT ignored, and an ignored signal never reaches the
-  // signalfd: `kill -INT` must stop us all the same.
-  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) Fail("sigprocmask", errno);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  UniqueFd signals(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  UniqueFd signals = gatekeeper::bench::StopSignals();
   if (!signals) Fail("signalfd", errno);
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) Fail("epoll_create1", errno);
