@@ -4,7 +4,11 @@
  * One longest-prefix lookup decides: userspace drops every deny prefix that an allow prefix
  * covers, so the longest match is systemd's verdict (allow if any allow matches, else deny if any
  * deny matches, else allow). The tries sit behind one-slot outer maps so that a new policy
- * replaces the old one with a single slot update: a packet sees one policy or the other. */
+ * replaces the old one with a single slot update: a packet sees one policy or the other.
+ *
+ * A connection's packets all name the same peer, so each socket memoizes the verdict for the last
+ * peer address it saw; only a new peer (a SYN on a listener, a datagram from elsewhere) or a new
+ * policy walks the trie. At a million prefixes the walk costs more than the rest of the program. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -69,6 +73,27 @@ struct {
   __type(value, struct gk_ratelimit);
 } ratelimit SEC(".maps");
 
+/* Per socket (BPF_MAP_TYPE_SK_STORAGE): the verdict for the last peer address seen, so that the
+ * packets of a connection skip the trie walk. Valid while generation equals the scope's
+ * policy_generation. The lock keeps address and verdict of one write together: ingress and
+ * egress of one socket may run on two CPUs at once. */
+struct gk_verdict_memo {
+  struct bpf_spin_lock lock;
+  __u32 rule_id;
+  __u64 generation; /* 0: empty */
+  __u8 verdict;     /* enum gk_verdict */
+  __u8 family;      /* 4 or 6 */
+  __u8 pad[6];
+  __u8 addr[16];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct gk_verdict_memo);
+} verdict_memos SEC(".maps");
+
 /* Shared by every scope: userspace creates it once and hands the same fd to each load. */
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -79,13 +104,14 @@ struct {
 #define SOCK_RAW 3 /* enum sock_type is not in the UAPI headers */
 
 struct l3_info {
+  /* First and 8-byte aligned: same_addr compares them as two 64-bit words. */
+  __u8 src[16];
+  __u8 dst[16];
   __u8 family;
   __u8 protocol;
   __u8 fragment;          /* part of a fragmented packet (first one included) */
   __u16 transport_offset; /* 0: no transport header we can read */
-  __u8 src[16];
-  __u8 dst[16];
-};
+} __attribute__((aligned(8)));
 
 static __always_inline int parse_ipv4(struct __sk_buff *skb, struct l3_info *info) {
   struct iphdr iph;
@@ -241,10 +267,9 @@ static __always_inline int deny(struct __sk_buff *skb, int dir, struct gk_config
   return 0;
 }
 
-static __always_inline struct gk_rule_value *lookup(struct l3_info *info, int dir,
+static __always_inline struct gk_rule_value *lookup(struct l3_info *info, const __u8 *addr,
                                                     int *have_policy) {
   __u32 zero = 0;
-  const __u8 *addr = dir == GK_DIR_INGRESS ? info->src : info->dst;
   if (info->family == 4) {
     void *trie = bpf_map_lookup_elem(&policy_v4, &zero);
     if (!trie) return 0;
@@ -259,6 +284,67 @@ static __always_inline struct gk_rule_value *lookup(struct l3_info *info, int di
   struct gk_lpm_v6_key key = {.prefixlen = 128};
   __builtin_memcpy(key.addr, addr, 16);
   return bpf_map_lookup_elem(trie, &key);
+}
+
+static __always_inline int same_addr(const __u8 *a, const __u8 *b) {
+  /* Both 16 bytes; IPv4 leaves the tail zero on both sides. */
+  return *(const __u64 *)a == *(const __u64 *)b &&
+         *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
+}
+
+struct verdict {
+  __u32 verdict; /* enum gk_verdict, 0: no policy installed */
+  __u32 rule_id;
+};
+
+/* The verdict for `addr` under the policy in place: from the socket's memo when it is about the
+ * same address and the current generation, else from the trie (and then memoized). */
+static __always_inline struct verdict decide(struct __sk_buff *skb, struct gk_config *cfg,
+                                             struct l3_info *info, const __u8 *addr) {
+  struct verdict out = {};
+  struct bpf_sock *sk = (cfg->flags & GK_CFG_MEMO) ? skb->sk : 0;
+  struct gk_verdict_memo *memo = 0;
+  if (sk) {
+    memo = bpf_sk_storage_get(&verdict_memos, sk, 0, 0);
+    if (memo) {
+      bpf_spin_lock(&memo->lock);
+      int hit = memo->generation == cfg->policy_generation && memo->family == info->family &&
+                same_addr(memo->addr, addr);
+      out.verdict = memo->verdict;
+      out.rule_id = memo->rule_id;
+      bpf_spin_unlock(&memo->lock);
+      if (hit) return out;
+    }
+  }
+
+  int have_policy = 0;
+  struct gk_rule_value *rule = lookup(info, addr, &have_policy);
+  if (!have_policy) {
+    out.verdict = 0;
+    out.rule_id = GK_RULE_NO_POLICY;
+    return out;
+  }
+  if (!rule) { /* cannot happen: every trie has a /0 entry; allow as no entry matched */
+    out.verdict = GK_VERDICT_ALLOW;
+    out.rule_id = GK_RULE_NONE;
+    return out;
+  }
+  out.verdict = rule->verdict;
+  out.rule_id = rule->rule_id;
+  /* The generation comes from the value the trie returned, not from the config: a packet that
+   * walked the old trie while userspace swapped can only memoize the old generation. */
+  __u64 generation = rule->generation;
+  if (!sk) return out;
+  if (!memo) memo = bpf_sk_storage_get(&verdict_memos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+  if (!memo) return out; /* request and timewait sockets have no storage; allocation can fail */
+  bpf_spin_lock(&memo->lock);
+  memo->generation = generation;
+  memo->verdict = out.verdict;
+  memo->rule_id = out.rule_id;
+  memo->family = info->family;
+  __builtin_memcpy(memo->addr, addr, 16);
+  bpf_spin_unlock(&memo->lock);
+  return out;
 }
 
 static __always_inline int filter(struct __sk_buff *skb, int dir) {
@@ -289,10 +375,8 @@ static __always_inline int filter(struct __sk_buff *skb, int dir) {
       skb->ifindex != cfg->bound_ifindex)
     return deny(skb, dir, cfg, st, &info, GK_RULE_DEVICE);
 
-  int have_policy = 0;
-  struct gk_rule_value *rule = lookup(&info, dir, &have_policy);
-  if (!have_policy) return deny(skb, dir, cfg, st, &info, GK_RULE_NO_POLICY);
-  if (rule && rule->verdict == GK_VERDICT_DENY) return deny(skb, dir, cfg, st, &info, rule->rule_id);
+  struct verdict v = decide(skb, cfg, &info, dir == GK_DIR_INGRESS ? info.src : info.dst);
+  if (v.verdict != GK_VERDICT_ALLOW) return deny(skb, dir, cfg, st, &info, v.rule_id);
 
   count(&st->allowed[dir], skb);
   return 1;

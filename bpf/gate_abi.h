@@ -6,7 +6,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever anything below changes layout: pins live under v<N>/ in bpffs. */
-#define GK_ABI_VERSION 2
+#define GK_ABI_VERSION 3
 
 /* Upper bound of prefixes per scope and family. LPM tries allocate per entry, so the bound costs
  * nothing until used; a policy above it is refused with an error naming the scope. */
@@ -39,10 +39,14 @@ struct gk_lpm_v6_key {
   __u8 addr[16];
 };
 
+/* Every trie holds a /0 entry (GK_RULE_NONE, allow) unless the policy has its own, so a lookup
+ * always finds a value and with it the generation of the policy that decided. */
 struct gk_rule_value {
   __u32 rule_id;
-  __u32 verdict; /* enum gk_verdict */
+  __u32 verdict;       /* enum gk_verdict */
+  __u64 generation;    /* of the policy this trie belongs to; see gk_config.policy_generation */
 };
+
 
 struct gk_counter {
   __u64 packets;
@@ -64,6 +68,9 @@ struct gk_stats {
 
 #define GK_CFG_HOST (1u << 0)        /* skip (count only) sockets under the gates cgroup */
 #define GK_CFG_BIND_DEVICE (1u << 1) /* ingress only from bound_ifindex */
+/* Memoize verdicts per socket. Worth it only when the trie is deep: making a socket's memo costs
+ * more than a walk through a small trie. */
+#define GK_CFG_MEMO (1u << 2)
 
 struct gk_config {
   __u32 scope_id;
@@ -74,6 +81,10 @@ struct gk_config {
   __u64 event_interval_ns;  /* rate limit: at most event_burst events per interval */
   __u32 event_burst;
   __u32 pad;
+  /* The generation carried by the values of the tries in place. Userspace writes it after both
+   * slots hold the new tries, and never issues a number twice (CLOCK_BOOTTIME, strictly
+   * increasing): a memo from an older policy can then never pass for a current one. */
+  __u64 policy_generation;
 };
 
 struct gk_ratelimit {

@@ -85,6 +85,11 @@ kernel::ScopeSpec EngineFixture::Spec(const std::string& name, uint32_t id) cons
 }
 
 UniqueFd EngineFixture::ListenIn(const std::string& cgroup_path, const std::string& ip, int type) {
+  return SocketInCgroup(cgroup_path, *srv_, ip, type, type == SOCK_STREAM ? 128 : 0);
+}
+
+UniqueFd EngineFixture::SocketInCgroup(const std::string& cgroup_path, const Netns& netns,
+                                       const std::string& ip, int type, int backlog) {
   auto cgroup = kernel::Cgroup::CreateOrOpen(cgroup_path);
   EXPECT_TRUE(cgroup.ok()) << cgroup.status();
   if (!cgroup.ok()) return {};
@@ -92,12 +97,25 @@ UniqueFd EngineFixture::ListenIn(const std::string& cgroup_path, const std::stri
   req.type = type;
   auto bind = common::SocketAddress::Parse(ip, 0);
   EXPECT_TRUE(bind.ok()) << bind.status();
+  if (!bind.ok()) return {};
   req.bind = *bind;
   req.family = bind->family();
-  req.backlog = type == SOCK_STREAM ? 128 : 0;
-  auto fd = kernel::CreateSocketInCgroup(cgroup->fd(), srv_->fd(), req);
+  req.backlog = backlog;
+  auto fd = kernel::CreateSocketInCgroup(cgroup->fd(), netns.fd(), req);
   EXPECT_TRUE(fd.ok()) << fd.status();
   return fd.ok() ? *std::move(fd) : UniqueFd();
+}
+
+kernel::ScopeStats EngineFixture::Stats(kernel::Scope* scope) {
+  auto s = scope->ReadStats();
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *s : kernel::ScopeStats{};
+}
+
+bool EngineFixture::WaitDenied(kernel::Scope* scope, const kernel::ScopeStats& before,
+                               kernel::Direction dir, uint64_t n) {
+  const int d = static_cast<int>(dir);
+  return WaitFor([&] { return Stats(scope).denied[d].packets >= before.denied[d].packets + n; });
 }
 
 struct EchoServer::State {

@@ -11,6 +11,7 @@
 
 #include "gtest/gtest.h"
 #include "kernel/engine.h"
+#include "kernel/scope.h"
 #include "policy/compiler.h"
 #include "tests/integration/test_env.h"
 
@@ -32,9 +33,18 @@ class EngineFixture : public ::testing::Test {
   static policy::CompiledPolicy Policy(const std::string& allow, const std::string& deny);
   // A scope named `name` on <test cgroup>/<name>.
   kernel::ScopeSpec Spec(const std::string& name, uint32_t id = 1) const;
-  // A listening TCP (or bound UDP) socket made inside `cgroup_path`, in the server namespace.
   kernel::EngineOptions Options();
+  // A listening TCP (or bound UDP) socket made inside `cgroup_path`, in the server namespace.
   common::UniqueFd ListenIn(const std::string& cgroup_path, const std::string& ip, int type);
+  // The same in any namespace, with the given backlog (0: no listen()).
+  common::UniqueFd SocketInCgroup(const std::string& cgroup_path, const Netns& netns,
+                                  const std::string& ip, int type, int backlog);
+
+  // The scope's counters (a failed read fails the test and gives zeros).
+  static kernel::ScopeStats Stats(kernel::Scope* scope);
+  // Waits until the scope has counted `n` more denied packets in `dir` than `before`.
+  static bool WaitDenied(kernel::Scope* scope, const kernel::ScopeStats& before,
+                         kernel::Direction dir, uint64_t n);
 
   std::string cgroup_root_;  // <cgroup2>/gk-test-...
   std::string bpffs_dir_;    // /sys/fs/bpf/gk-test-...

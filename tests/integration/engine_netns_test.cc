@@ -26,20 +26,7 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kIo{5000};
 
-class EngineNetnsTest : public EngineFixture {
- protected:
-  kernel::ScopeStats Stats(kernel::Scope* scope) {
-    auto s = scope->ReadStats();
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *s : kernel::ScopeStats{};
-  }
-  // Waits until the scope has counted `n` more denied packets in `dir` than `before`.
-  bool WaitDenied(kernel::Scope* scope, const kernel::ScopeStats& before, Direction dir,
-                  uint64_t n) {
-    const int d = static_cast<int>(dir);
-    return WaitFor([&] { return Stats(scope).denied[d].packets >= before.denied[d].packets + n; });
-  }
-};
+using EngineNetnsTest = EngineFixture;
 
 TEST_F(EngineNetnsTest, AllowedPeerIsServedDeniedPeersSynIsDropped) {
   if (!ready_) return;

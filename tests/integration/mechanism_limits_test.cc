@@ -209,36 +209,6 @@ std::optional<std::vector<uint8_t>> ReceiveMatching(
 
 class MechanismLimitsTest : public EngineFixture {
  protected:
-  kernel::ScopeStats Stats(kernel::Scope* scope) {
-    auto s = scope->ReadStats();
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *s : kernel::ScopeStats{};
-  }
-  // Waits until the scope has counted `n` more denied packets in `dir` than `before`.
-  bool WaitDenied(kernel::Scope* scope, const kernel::ScopeStats& before, Direction dir,
-                  uint64_t n) {
-    const int d = static_cast<int>(dir);
-    return WaitFor([&] { return Stats(scope).denied[d].packets >= before.denied[d].packets + n; });
-  }
-  // A socket made inside `cgroup_path` in `netns`, bound to `ip` (any port); listening when
-  // `backlog` > 0.
-  UniqueFd SocketInCgroup(const std::string& cgroup_path, const Netns& netns, const std::string& ip,
-                          int type, int backlog) {
-    auto cgroup = kernel::Cgroup::CreateOrOpen(cgroup_path);
-    EXPECT_TRUE(cgroup.ok()) << cgroup.status();
-    if (!cgroup.ok()) return {};
-    kernel::SocketRequest req;
-    req.type = type;
-    auto bind = common::SocketAddress::Parse(ip, 0);
-    EXPECT_TRUE(bind.ok()) << bind.status();
-    if (!bind.ok()) return {};
-    req.bind = *bind;
-    req.family = bind->family();
-    req.backlog = backlog;
-    auto fd = kernel::CreateSocketInCgroup(cgroup->fd(), netns.fd(), req);
-    EXPECT_TRUE(fd.ok()) << fd.status();
-    return fd.ok() ? *std::move(fd) : UniqueFd();
-  }
   // A host scope on `cgroup_path` (no gates below it: it judges every socket there).
   absl::StatusOr<kernel::Scope*> AttachHostScope(const std::string& cgroup_path,
                                                  const policy::CompiledPolicy& policy) {

@@ -58,11 +58,7 @@ class ProgTestRunTest : public EngineFixture {
     return static_cast<int>(opts.retval);
   }
 
-  kernel::ScopeStats Stats() {
-    auto s = scope_->ReadStats();
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *s : kernel::ScopeStats{};
-  }
+  kernel::ScopeStats Stats() { return EngineFixture::Stats(scope_); }
 
   std::vector<kernel::DenialEvent> DrainEvents() {
     events_.clear();

@@ -76,12 +76,6 @@ class SockDestroyTest : public EngineFixture {
     return result;
   }
 
-  kernel::ScopeStats Stats(kernel::Scope* scope) {
-    auto s = scope->ReadStats();
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? *s : kernel::ScopeStats{};
-  }
-
   // A connection from `source` that has carried a byte each way.
   ::testing::AssertionResult Connect(const std::string& source, const std::string& server,
                                      uint16_t port, UniqueFd& fd) {

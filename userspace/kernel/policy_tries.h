@@ -2,6 +2,7 @@
 #ifndef GATEKEEPER_KERNEL_POLICY_TRIES_H_
 #define GATEKEEPER_KERNEL_POLICY_TRIES_H_
 
+#include <cstdint>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -16,10 +17,11 @@ struct PolicyTries {
   common::UniqueFd v6;
 };
 
-// Creates one trie per family and fills it with sorted batch updates. `scope` names the scope in
-// errors, e.g. when the policy holds more prefixes than a trie takes (GK_MAX_PREFIXES).
+// Creates one trie per family and fills it with sorted batch updates; every value carries
+// `generation` (see gk_config.policy_generation). `scope` names the scope in errors, e.g. when
+// the policy holds more prefixes than a trie takes (GK_MAX_PREFIXES).
 absl::StatusOr<PolicyTries> BuildPolicyTries(const policy::CompiledPolicy& policy,
-                                             absl::string_view scope);
+                                             uint64_t generation, absl::string_view scope);
 
 // The check BuildPolicyTries makes first, on its own: a reload refuses a policy that cannot fit
 // before it changes anything.

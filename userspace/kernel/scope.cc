@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <utility>
@@ -80,6 +82,16 @@ absl::Status CheckAttached(int link_fd, const Cgroup& cgroup, bpf_attach_type ty
   return absl::OkStatus();
 }
 
+// A number never issued before on this boot, whichever daemon issued it: the programs and their
+// memos outlive a daemon. CLOCK_BOOTTIME does not go back, and the pinned config keeps the last
+// one for an adopting daemon to continue from.
+uint64_t NextGeneration(uint64_t last) {
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  const uint64_t ns = static_cast<uint64_t>(now.tv_sec) * 1000000000u + now.tv_nsec;
+  return std::max(ns, last + 1);
+}
+
 }  // namespace
 
 absl::Status Scope::WriteConfig(const std::string& cgroup2_mount) {
@@ -100,6 +112,8 @@ absl::Status Scope::WriteConfig(const std::string& cgroup2_mount) {
   }
   cfg.event_burst = spec_.events.burst;
   cfg.event_interval_ns = absl::ToInt64Nanoseconds(spec_.events.interval);
+  cfg.policy_generation = policy_generation_;
+  if (memo_) cfg.flags |= GK_CFG_MEMO;
   const __u32 zero = 0;
   if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
     return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": write config"));
@@ -212,12 +226,22 @@ absl::StatusOr<Scope> Scope::Adopt(const ScopeSpec& spec, const std::string& cgr
   GK_ASSIGN_OR_RETURN(scope.policy_v6_, OpenPin(pin_dir, kPolicyV6Pin));
   GK_ASSIGN_OR_RETURN(scope.config_, OpenPin(pin_dir, kConfigPin));
   GK_ASSIGN_OR_RETURN(scope.stats_, OpenPin(pin_dir, kStatsPin));
+  gk_config old{};
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(scope.config_.get(), &zero, &old) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec.name, ": read config"));
+  }
+  scope.policy_generation_ = old.policy_generation;  // the memos in place refer to it
+  scope.memo_ = (old.flags & GK_CFG_MEMO) != 0;
   GK_RETURN_IF_ERROR(scope.WriteConfig(cgroup2_mount));
   return scope;
 }
 
 absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
-  GK_ASSIGN_OR_RETURN(PolicyTries tries, BuildPolicyTries(policy, spec_.name));
+  // Issued before anything can fail and never reused: memos made from tries of an attempt that
+  // was rolled back then cannot match a later policy.
+  const uint64_t generation = NextGeneration(policy_generation_);
+  GK_ASSIGN_OR_RETURN(PolicyTries tries, BuildPolicyTries(policy, generation, spec_.name));
   const __u32 zero = 0;
   // Remember the trie in place so a failed second swap can put the first one back.
   __u32 old_v4_id = 0;
@@ -242,6 +266,24 @@ absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
     }
     return failed;
   }
+  // Only now: a memo of the new generation is made from the new tries alone, while the old
+  // generation still matches memos of the old policy until this write lands.
+  gk_config cfg{};
+  if (bpf_map_lookup_elem(config_.get(), &zero, &cfg) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name,
+                                           ": read config (the new policy is in place, but "
+                                           "connections may keep verdicts of the old one)"));
+  }
+  const bool memo = std::max(policy.v4.size(), policy.v6.size()) >= spec_.memo_min_prefixes;
+  cfg.policy_generation = generation;
+  cfg.flags = memo ? (cfg.flags | GK_CFG_MEMO) : (cfg.flags & ~GK_CFG_MEMO);
+  if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name,
+                                           ": write config (the new policy is in place, but "
+                                           "connections may keep verdicts of the old one)"));
+  }
+  policy_generation_ = generation;
+  memo_ = memo;
   return absl::OkStatus();
 }
 

@@ -34,6 +34,9 @@ struct ScopeSpec {
   // Gate scope: accept ingress only from this device; 0 = the device is away (nothing gets in).
   std::optional<uint32_t> bound_ifindex;
   EventLimit events;
+  // Sockets memoize their verdicts while the policy has at least this many prefixes in a
+  // family: below it, a trie walk costs less than making a socket's memo (see gk-prog-cost).
+  size_t memo_min_prefixes = 1024;
 };
 
 struct Counter {
@@ -73,7 +76,8 @@ class Scope {
   uint64_t cgroup_id() const { return cgroup_id_; }
 
   // Builds the new tries fully, then swaps each family's trie in with one outer-map slot update:
-  // every packet is judged by the old policy or the new one, never by none or both. On error the
+  // every packet is judged by the old policy or the new one, never by none or both. Then the new
+  // generation goes into the config, which voids every socket's memoized verdict. On error the
   // old policy stays in place.
   absl::Status ReplacePolicy(const policy::CompiledPolicy& policy);
   absl::Status SetBoundDevice(std::optional<uint32_t> ifindex);
@@ -104,6 +108,9 @@ class Scope {
   common::UniqueFd policy_v6_;
   common::UniqueFd config_;
   common::UniqueFd stats_;
+  // The generation of the policy in place (gk_config.policy_generation); 0 before the first.
+  uint64_t policy_generation_ = 0;
+  bool memo_ = false;  // GK_CFG_MEMO, as in the config map
 };
 
 }  // namespace gatekeeper::kernel
