@@ -1,8 +1,13 @@
 #include "policy/access_list.h"
 
+#include <random>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -243,6 +248,165 @@ TEST(AssignTest, ErrorMessageMatchesTheDocumentedForm) {
             "allowed)");
   EXPECT_EQ(list.Assign("192.0.2.0/", At(1)).message(),
             "invalid address prefix \"192.0.2.0/\": empty prefix length");
+}
+
+TEST(AssignTest, ErrorAfterManyTokensLeavesTheListAsItWas) {
+  AddressList list;
+  ASSERT_TRUE(list.Assign("192.0.2.1 localhost", At(1)).ok());
+  std::string value;
+  for (int i = 0; i < 5000; ++i) absl::StrAppend(&value, "10.", i / 256, ".", i % 256, ".0/24 ");
+  value += "bad";
+  EXPECT_FALSE(list.Assign(value, At(2)).ok());
+  EXPECT_THAT(EntryStrings(list.entries()), ElementsAre("192.0.2.1/32", "127.0.0.0/8", "::1/128"));
+  EXPECT_EQ(list.entries()[1].token, "localhost");
+}
+
+TEST(AssignTest, LargeAssignmentsAfterReserve) {
+  // Lists the loader reserves room for, and lists that grow on their own, end up alike.
+  std::string value;
+  for (int i = 0; i < 3000; ++i)
+    absl::StrAppend(&value, "2001:db8::", i, " 10.0.", i % 200, ".0/24 ");
+  AddressList reserved;
+  reserved.reserve(2 * CountTokens(value));
+  AddressList grown;
+  for (int line = 1; line <= 3; ++line) {
+    ASSERT_TRUE(reserved.Assign(value, At(line)).ok());
+    ASSERT_TRUE(grown.Assign(value, At(line)).ok());
+  }
+  ASSERT_EQ(reserved.entries().size(), 18000u);
+  ASSERT_EQ(grown.entries().size(), 18000u);
+  for (size_t i = 0; i < grown.entries().size(); ++i) {
+    EXPECT_EQ(reserved.entries()[i].prefix, grown.entries()[i].prefix);
+    EXPECT_EQ(reserved.entries()[i].token, grown.entries()[i].token);
+    EXPECT_EQ(reserved.entries()[i].origin, grown.entries()[i].origin);
+  }
+  EXPECT_EQ(grown.entries()[6000].token, "2001:db8::0");
+  EXPECT_EQ(grown.entries()[6000].origin.line, 2);
+}
+
+TEST(AssignTest, CopiesAreEqualAndIndependent) {
+  AddressList list;
+  std::string value;
+  // Over 100,000 entries: large enough for the copy to ask for huge pages.
+  for (int i = 0; i < 110000; ++i)
+    absl::StrAppend(&value, "10.", i / 65536, ".", i / 256 % 256, ".", i % 256, " ");
+  ASSERT_TRUE(list.Assign(value, At(1)).ok());
+  AddressList copy(list);
+  AddressList assigned;
+  ASSERT_TRUE(assigned.Assign("any", At(9)).ok());
+  assigned = list;
+  ASSERT_EQ(copy.entries().size(), list.entries().size());
+  ASSERT_EQ(assigned.entries().size(), list.entries().size());
+  for (size_t i = 0; i < list.entries().size(); i += 997) {
+    EXPECT_EQ(copy.entries()[i].token, list.entries()[i].token);
+    EXPECT_EQ(assigned.entries()[i].prefix, list.entries()[i].prefix);
+  }
+  const AddressList& same = assigned;
+  assigned = same;  // self-assignment must keep the list
+  EXPECT_EQ(assigned.entries().size(), list.entries().size());
+  ASSERT_TRUE(copy.Assign("", At(2)).ok());
+  EXPECT_TRUE(copy.empty());
+  EXPECT_EQ(list.entries().size(), 110000u);
+}
+
+// ---- CountTokens ----
+
+TEST(CountTokensTest, CountsWhitespaceSeparatedWords) {
+  EXPECT_EQ(CountTokens(""), 0u);
+  EXPECT_EQ(CountTokens(" \t\r\n "), 0u);
+  EXPECT_EQ(CountTokens("a"), 1u);
+  EXPECT_EQ(CountTokens("192.0.2.1"), 1u);
+  EXPECT_EQ(CountTokens("  192.0.2.1\t198.51.100.0/24\n\n2001:db8::/32 "), 3u);
+  EXPECT_EQ(CountTokens("any localhost"), 2u);
+}
+
+TEST(CountTokensTest, MatchesAWordByWordCount) {
+  // Texts of every length around the eight-byte steps, with words across their edges.
+  std::mt19937 rng(3);
+  constexpr std::string_view kChars = " \t\n\rx.\x80\xff";
+  for (int i = 0; i < 20000; ++i) {
+    std::string text(rng() % 40, ' ');
+    for (char& c : text) c = kChars[rng() % kChars.size()];
+    size_t want = 0;
+    bool blank_before = true;
+    for (char c : text) {
+      const bool blank = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+      want += blank_before && !blank;
+      blank_before = blank;
+    }
+    ASSERT_EQ(CountTokens(text), want) << absl::CHexEscape(text);
+  }
+}
+
+// ---- Token and SharedText ----
+
+TEST(TokenTest, HoldsShortAndLongTextAlike) {
+  const std::string long_text = "2001:0db8:0000:0000:0000:0000:0000:0001/128";
+  for (const std::string& text :
+       {std::string(""), std::string("any"), std::string("255.255.255.255/32"),
+        std::string(24, 'x'), std::string(25, 'y'), long_text}) {
+    Token token(text);
+    EXPECT_EQ(token, text);
+    EXPECT_EQ(token.size(), text.size());
+    Token copy = token;
+    EXPECT_EQ(copy, text);
+    Token moved = std::move(copy);
+    EXPECT_EQ(moved, text);
+    EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+    Token assigned("192.0.2.1");
+    assigned = token;
+    EXPECT_EQ(assigned, text);
+    assigned = "localhost";
+    EXPECT_EQ(assigned, "localhost");
+    assigned = std::move(moved);
+    EXPECT_EQ(assigned, text);
+    EXPECT_EQ(absl::StrCat("<", token, ">"), "<" + text + ">");
+    EXPECT_EQ(token + "!", text + "!");
+    EXPECT_EQ(std::string_view(token), text);
+  }
+}
+
+TEST(TokenTest, SurvivesTheMovesOfAGrowingVector) {
+  std::vector<Token> tokens;
+  std::vector<std::string> want;
+  for (int i = 0; i < 1000; ++i) {
+    want.push_back(i % 3 == 0 ? absl::StrCat("2001:db8:1234:5678:9abc:def0:", i, "::/112")
+                              : absl::StrCat("10.0.", i % 256, ".0/24"));
+    tokens.emplace_back(want.back());
+  }
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(tokens[i], want[i]);
+}
+
+TEST(SharedTextTest, ComparesByContent) {
+  const SharedText a = "web.gate";
+  const SharedText b = std::string("web.gate");
+  const SharedText c = a;
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, c);
+  EXPECT_EQ(a, "web.gate");
+  EXPECT_NE(a, "db.gate");
+  EXPECT_LT(SharedText("a.gate"), a);
+  EXPECT_TRUE(SharedText().empty());
+  EXPECT_EQ(SharedText(""), SharedText());
+  EXPECT_EQ(a.str(), "web.gate");
+  EXPECT_EQ(a.view(), "web.gate");
+  static const SharedText kImmortal = SharedText::Immortal("IPAddressAllow");  // never freed
+  const SharedText copy = kImmortal;
+  EXPECT_EQ(copy, "IPAddressAllow");
+}
+
+TEST(SharedTextTest, OutlivesTheTextItWasMadeFrom) {
+  SharedText copy;
+  {
+    std::string file = "/etc/gatekeeper/web.gate.d/10-list.conf";
+    SharedText original = file;
+    copy = original;
+    file.assign(file.size(), '-');
+  }
+  EXPECT_EQ(copy, "/etc/gatekeeper/web.gate.d/10-list.conf");
+  SharedText moved = std::move(copy);
+  EXPECT_EQ(moved, "/etc/gatekeeper/web.gate.d/10-list.conf");
+  EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
 }
 
 // ---- Origin ----

@@ -1,5 +1,10 @@
 #include "policy/address.h"
 
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <functional>
+#include <random>
 #include <stdexcept>
 #include <string>
 
@@ -56,6 +61,46 @@ TEST(AddressTest, RejectsEmbeddedNulAndOverlongText) {
   EXPECT_FALSE(Address::Parse(std::string_view("192.0.2.1\0garbage", 17)).has_value());
   EXPECT_FALSE(Address::Parse(std::string(200, '1')).has_value());
   EXPECT_FALSE(Address::Parse(std::string("2001:db8::") + std::string(100, '0')).has_value());
+}
+
+// Address::Parse reads plain dotted quads itself; it must agree with inet_pton() on every text,
+// valid or not. Every text of up to six characters from the characters that matter, and longer
+// random ones.
+TEST(AddressTest, AgreesWithInetPton) {
+  auto check = [](const std::string& text) {
+    uint8_t want[16] = {};
+    const bool v4 = inet_pton(AF_INET, text.c_str(), want) == 1;
+    const bool v6 = !v4 && inet_pton(AF_INET6, text.c_str(), want) == 1;
+    const std::optional<Address> got = Address::Parse(text);
+    ASSERT_EQ(got.has_value(), v4 || v6) << text;
+    if (!got.has_value()) return;
+    EXPECT_EQ(got->family, v4 ? Family::kIPv4 : Family::kIPv6) << text;
+    EXPECT_EQ(std::memcmp(got->bytes.data(), want, v4 ? 4 : 16), 0) << text;
+  };
+  constexpr std::string_view kChars = "0125.:a";
+  std::string text;
+  std::function<void(size_t)> all = [&](size_t left) {
+    check(text);
+    if (left == 0) return;
+    for (char c : kChars) {
+      text.push_back(c);
+      all(left - 1);
+      text.pop_back();
+    }
+  };
+  all(6);
+  std::mt19937 rng(7);
+  constexpr std::string_view kMore = "0123456789.....:x ";
+  for (int i = 0; i < 200000; ++i) {
+    text.assign(7 + rng() % 12, ' ');
+    for (char& c : text) c = kMore[rng() % kMore.size()];
+    check(text);
+  }
+  for (const char* edge : {"255.255.255.255", "256.0.0.1", "1.2.3.04", "0.0.0.0", "00.0.0.0",
+                           "1.2.3", "1.2.3.4.", ".1.2.3.4", "1..2.3", "1.2.3.4 ", "1.2.3.0255",
+                           "01.2.3.4", "1.2.3.4:80", "::1.2.3.4", "::ffff:1.2.3.4"}) {
+    check(edge);
+  }
 }
 
 TEST(AddressTest, IsV4MappedOnlyForTheMappedRange) {

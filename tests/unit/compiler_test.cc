@@ -613,5 +613,68 @@ TEST(EvaluateRandomTest, AgreesWithSystemdRule) {
   EXPECT_GT(matched_allow, 200) << denied;
 }
 
+// Compile merges lists written in order instead of sorting them again; with a few or many such
+// runs, equal prefixes in different runs and covering prefixes across them, the result must be
+// the same as systemd's steps give.
+TEST(CompileRandomTest, SortedRunsAgreeWithSystemdSteps) {
+  RandomPrefixes random(20250101);
+  for (int runs : {1, 2, 3, 8, 9, 20}) {
+    std::vector<std::pair<Prefix, std::string>> tokens;
+    for (int i = 0; i < 400; ++i) {
+      std::string token = random.RandomToken(/*allow=*/true);
+      std::vector<Prefix> parsed;
+      ASSERT_TRUE(ParseToken(token, parsed).ok()) << token;
+      if (parsed.size() != 1) continue;  // special words stand for two prefixes
+      tokens.emplace_back(parsed[0], token);
+      // The same prefix written otherwise: which one is kept depends on the order.
+      if (i % 7 == 0) tokens.emplace_back(parsed[0], parsed[0].ToString());
+    }
+    Scopes s;
+    const size_t per_run = tokens.size() / runs + 1;
+    int line = 0;
+    for (size_t begin = 0; begin < tokens.size(); begin += per_run) {
+      const size_t end = std::min(tokens.size(), begin + per_run);
+      std::stable_sort(tokens.begin() + begin, tokens.begin() + end,
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::string value;
+      for (size_t i = begin; i < end; ++i) absl::StrAppend(&value, tokens[i].second, " ");
+      // Runs alternate between the host's and the gate's allow lists; denies get one run.
+      ++line;
+      ASSERT_NO_FATAL_FAILURE(
+          s.Apply({line % 2 ? List::kGateAllow : List::kHostAllow, value}, line));
+    }
+    ASSERT_NO_FATAL_FAILURE(
+        s.Apply({List::kGateDeny, "10.0.0.0/8 192.0.2.0/24 2001:db8::/32"}, ++line));
+    CompiledPolicy policy = s.Compile();
+    EXPECT_EQ(CompiledTrie(policy, Family::kIPv4), ReferenceTrie(s, Family::kIPv4)) << runs;
+    EXPECT_EQ(CompiledTrie(policy, Family::kIPv6), ReferenceTrie(s, Family::kIPv6)) << runs;
+  }
+}
+
+TEST(CompileTest, CopiesAreEqual) {
+  Scopes s;
+  std::string value;
+  for (int i = 0; i < 90000; ++i)
+    absl::StrAppend(&value, "10.", i / 65536, ".", i / 256 % 256, ".", i % 256, " ");
+  ASSERT_NO_FATAL_FAILURE(s.Apply({List::kGateAllow, value}, 1));
+  ASSERT_NO_FATAL_FAILURE(s.Apply({List::kGateDeny, "any"}, 2));
+  const CompiledPolicy policy = s.Compile();
+  CompiledPolicy copy(policy);
+  CompiledPolicy assigned = Compile(AccessLists{});
+  assigned = policy;
+  for (const CompiledPolicy* p : {&copy, &assigned}) {
+    ASSERT_EQ(p->rules.size(), policy.rules.size());
+    EXPECT_EQ(p->v4, policy.v4);
+    EXPECT_EQ(p->v6, policy.v6);
+    for (size_t i = 0; i < policy.rules.size(); i += 101) {
+      EXPECT_EQ(p->rules[i].id, policy.rules[i].id);
+      EXPECT_EQ(p->rules[i].entry.token, policy.rules[i].entry.token);
+      EXPECT_EQ(p->rules[i].entry.origin, policy.rules[i].entry.origin);
+    }
+  }
+  CompiledPolicy moved = std::move(copy);
+  EXPECT_EQ(moved.v4, policy.v4);
+}
+
 }  // namespace
 }  // namespace gatekeeper::policy

@@ -3,13 +3,16 @@
 #define GATEKEEPER_CONFIG_GATE_BUILDER_H_
 
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "config/config.h"
 #include "config/diagnostic.h"
 #include "config/key_dispatch.h"
+#include "config/unit_lexer.h"
 #include "config/user_resolver.h"
 
 namespace gatekeeper::config {
@@ -45,6 +48,12 @@ std::vector<KeyHandler> ServiceKeys(GateBuilder& builder);
 // Applies one IPAddressAllow=/IPAddressDeny= assignment to `lists`.
 absl::Status AssignAddressList(policy::AccessLists& lists, const Assignment& a,
                                const std::string& value);
+
+// Makes room in `lists` for every token the IPAddressAllow=/IPAddressDeny= assignments of
+// `section` in `units` hold, before they are applied: a list of a million entries comes in
+// thousands of assignments, and growing into it would move it many times over.
+void ReserveAddressLists(std::span<const UnitText> units, std::string_view section,
+                         policy::AccessLists& lists);
 
 }  // namespace gatekeeper::config
 

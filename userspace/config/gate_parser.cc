@@ -121,6 +121,8 @@ LoadResult ParseGate(const std::string& name, const SourceText& main,
   for (const SourceText& dropin : dropins)
     units.push_back(LexUnit(dropin.file, dropin.text, diags));
   b.gate.where = FirstSection(units, "Socket").value_or(Location{main.file, 1});
+  ReserveAddressLists(units, "Socket", b.gate.socket.lists);
+  ReserveAddressLists(units, "Service", b.service.lists);
 
   std::vector<KeyHandler> keys = SocketKeys(b);
   std::vector<KeyHandler> service_keys = ServiceKeys(b);

@@ -35,7 +35,9 @@ LoadResult ParseHostConfig(const SourceText& source, UserResolver& resolver) {
                     return absl::OkStatus();
                   }});
 
-  ApplyUnit(LexUnit(source.file, source.text, diags), keys, kHostName, diags);
+  const UnitText unit = LexUnit(source.file, source.text, diags);
+  ReserveAddressLists(std::span(&unit, 1), "Host", host.lists);
+  ApplyUnit(unit, keys, kHostName, diags);
   diags.Finish(result.errors, result.warnings);
   return result;
 }

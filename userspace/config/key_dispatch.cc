@@ -72,16 +72,18 @@ void ApplyUnit(const UnitText& unit, const std::vector<KeyHandler>& keys, std::s
       }
       continue;
     }
-    std::string value = a.value;
+    // Values can be 64 KiB (a long address list): copied only when expanding changes them.
+    const std::string* value = &a.value;
+    absl::StatusOr<std::string> expanded;
     if (handler->expands_specifiers) {
-      absl::StatusOr<std::string> expanded = ExpandSpecifiers(value, name);
+      expanded = ExpandSpecifiers(a.value, name);
       if (!expanded.ok()) {
         diags.Error(a.where, absl::StrCat(a.key, "=: ", expanded.status().message()));
         continue;
       }
-      value = *std::move(expanded);
+      value = &*expanded;
     }
-    if (absl::Status status = handler->apply(a, value); !status.ok()) {
+    if (absl::Status status = handler->apply(a, *value); !status.ok()) {
       diags.Error(a.where, absl::StrCat(a.key, "=: ", status.message()));
     }
   }

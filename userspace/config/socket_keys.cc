@@ -90,12 +90,30 @@ void Track(std::optional<Location>& where, const Assignment& a, bool set) {
 
 absl::Status AssignAddressList(policy::AccessLists& lists, const Assignment& a,
                                const std::string& value) {
+  // Every entry holds a copy of the key; fixed texts need no reference counting.
+  static const policy::SharedText kAllow = policy::SharedText::Immortal("IPAddressAllow");
+  static const policy::SharedText kDeny = policy::SharedText::Immortal("IPAddressDeny");
+  const bool allow = a.key == "IPAddressAllow";
   policy::Origin origin;
   origin.file = a.where.file;
   origin.line = a.where.line;
-  origin.key = a.key;
-  policy::AddressList& list = a.key == "IPAddressAllow" ? lists.allow : lists.deny;
-  return list.Assign(value, origin);
+  origin.key = allow ? kAllow : kDeny;
+  return (allow ? lists.allow : lists.deny).Assign(value, origin);
+}
+
+void ReserveAddressLists(std::span<const UnitText> units, std::string_view section,
+                         policy::AccessLists& lists) {
+  size_t allow = 0;
+  size_t deny = 0;
+  for (const UnitText& unit : units) {
+    for (const Assignment& a : unit.assignments) {
+      if (a.section != section) continue;
+      if (a.key == "IPAddressAllow") allow += policy::CountTokens(a.value);
+      if (a.key == "IPAddressDeny") deny += policy::CountTokens(a.value);
+    }
+  }
+  lists.allow.reserve(lists.allow.entries().size() + allow);
+  lists.deny.reserve(lists.deny.entries().size() + deny);
 }
 
 std::vector<KeyHandler> SocketKeys(GateBuilder& b) {

@@ -80,8 +80,9 @@ UnitText Lexer::Run(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     // "\n", "\r\n" and a lone "\r" each end a line, as in systemd's read_line().
-    size_t eol = text.find_first_of("\r\n", pos);
-    if (eol == std::string_view::npos) eol = text.size();
+    // By hand rather than with find_first_of(), which calls memchr() for every character.
+    size_t eol = pos;
+    while (eol < text.size() && text[eol] != '\n' && text[eol] != '\r') ++eol;
     std::string_view raw = text.substr(pos, eol - pos);
     pos = eol;
     if (pos < text.size()) pos += text.substr(pos, 2) == "\r\n" ? 2 : 1;
@@ -96,6 +97,12 @@ UnitText Lexer::Run(std::string_view text) {
     if (!in_line) {
       in_line = true;
       start_line = line;
+    }
+    if (!bad && !discard && pending.empty() && !EndsInContinuation(raw)) {
+      // A line on its own, the usual case, is used where it stands rather than copied first.
+      ParseLogicalLine(raw, start_line);
+      in_line = false;
+      continue;
     }
     if (bad) {
       discard = true;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <iterator>
 #include <numeric>
@@ -13,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "policy/huge_pages.h"
 
 namespace gatekeeper::policy {
 namespace {
@@ -21,7 +25,17 @@ namespace {
 absl::string_view AbslView(std::string_view text) { return {text.data(), text.size()}; }
 
 // systemd splits these values with extract_first_word() on WHITESPACE, which is this set.
-constexpr std::string_view kWhitespace = " \t\n\r";
+constexpr bool IsWhitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// The high bit of every byte of `word` that equals `c`, and no other bit. No carry crosses a
+// byte: the sum of a byte's low seven bits and 0x7f stays below 0x100.
+constexpr uint64_t BytesEqual(uint64_t word, char c) {
+  constexpr uint64_t kLow7 = 0x7f7f7f7f7f7f7f7f;
+  const uint64_t diff = word ^ (0x0101010101010101 * static_cast<uint8_t>(c));
+  return ~(((diff & kLow7) + kLow7) | diff | kLow7);
+}
 
 struct SpecialWord {
   std::string_view word;
@@ -89,20 +103,15 @@ std::string WhyNotAnAddress(std::string_view text) {
   return "not a numeric IP address (host names are not allowed)";
 }
 
-}  // namespace
-
-std::string Origin::ToString() const {
-  std::string where = source.empty() ? absl::StrCat(file, ":", line) : source;
-  if (key.empty()) return where;
-  return absl::StrCat(where, " ", key, "=");
-}
-
-absl::Status ParseToken(std::string_view token, std::vector<Prefix>& out) {
+// The prefixes one token stands for: one, or two for a special word (IPv4 and IPv6). Filled
+// into a fixed array, as the caller parses a million tokens in a row.
+absl::Status ParsePrefixes(std::string_view token, Prefix (&out)[2], int& count) {
   if (token.empty()) return InvalidToken(token, "empty token");
   for (const SpecialWord& special : SpecialWords()) {
     if (token == special.word) {
-      out.push_back(special.v4);
-      out.push_back(special.v6);
+      out[0] = special.v4;
+      out[1] = special.v6;
+      count = 2;
       return absl::OkStatus();
     }
   }
@@ -123,7 +132,7 @@ absl::Status ParseToken(std::string_view token, std::vector<Prefix>& out) {
   if (length_text.has_value()) {
     if (length_text->empty()) return InvalidToken(token, "empty prefix length");
     // Digits only: strtoul-style parsing would also take signs, blanks and "0x".
-    if (length_text->find_first_not_of("0123456789") != std::string_view::npos) {
+    if (!std::all_of(length_text->begin(), length_text->end(), IsDigit)) {
       return InvalidToken(
           token, absl::StrCat("prefix length ", Quote(*length_text), " is not a decimal number"));
     }
@@ -138,37 +147,115 @@ absl::Status ParseToken(std::string_view token, std::vector<Prefix>& out) {
                               address->family == Family::kIPv4 ? "IPv4" : "IPv6"));
     }
   }
-  out.push_back(Prefix::Make(*address, static_cast<uint8_t>(length)));
+  out[0] = Prefix::Make(*address, static_cast<uint8_t>(length));
+  count = 1;
   return absl::OkStatus();
 }
 
-absl::Status AddressList::Assign(std::string_view value, const Origin& origin) {
-  // Parsed into a side vector so that a bad token anywhere leaves the list as it was.
-  std::vector<Entry> added;
-  std::vector<Prefix> prefixes;
-  size_t pos = 0;
-  while (true) {
-    size_t start = value.find_first_not_of(kWhitespace, pos);
-    if (start == std::string_view::npos) break;
-    size_t end = value.find_first_of(kWhitespace, start);
-    if (end == std::string_view::npos) end = value.size();
-    std::string_view token = value.substr(start, end - start);
-    pos = end;
+// Converts to an Entry where the vector constructs it: no temporary to move from, a million
+// times over.
+struct EntryMaker {
+  const Prefix& prefix;
+  std::string_view token;
+  const Origin& origin;
 
-    prefixes.clear();
-    if (absl::Status status = ParseToken(token, prefixes); !status.ok()) return status;
-    for (const Prefix& prefix : prefixes) {
-      added.push_back(Entry{.prefix = prefix, .token = std::string(token), .origin = origin});
+  operator Entry() const {  // NOLINT(google-explicit-constructor)
+    return Entry{.prefix = prefix, .token = Token(token), .origin = origin};
+  }
+};
+
+}  // namespace
+
+std::string Origin::ToString() const {
+  std::string where =
+      source.empty() ? absl::StrCat(AbslView(file.view()), ":", line) : source.str();
+  if (key.empty()) return where;
+  return absl::StrCat(where, " ", AbslView(key.view()), "=");
+}
+
+absl::Status ParseToken(std::string_view token, std::vector<Prefix>& out) {
+  Prefix prefixes[2];
+  int count = 0;
+  if (absl::Status status = ParsePrefixes(token, prefixes, count); !status.ok()) return status;
+  out.insert(out.end(), prefixes, prefixes + count);
+  return absl::OkStatus();
+}
+
+size_t CountTokens(std::string_view value) {
+  // Eight characters at a time (a list of a million tokens is counted twice while loading), in
+  // a word with the high bit of each blank byte set: a token starts at a byte that is not blank
+  // and follows one that is.
+  size_t count = 0;
+  size_t i = 0;
+  uint64_t before = 0x80;  // the character before the value counts as blank
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr uint64_t kHigh = 0x8080808080808080;
+    for (; value.size() - i >= 8; i += 8) {
+      uint64_t word;
+      std::memcpy(&word, value.data() + i, sizeof(word));
+      const uint64_t blank = BytesEqual(word, ' ') | BytesEqual(word, '\t') |
+                             BytesEqual(word, '\n') | BytesEqual(word, '\r');
+      count += std::popcount(~blank & kHigh & ((blank << 8) | before));
+      before = blank >> 56;
     }
   }
+  bool after_blank = before != 0;
+  for (; i < value.size(); ++i) {
+    const bool blank = IsWhitespace(value[i]);
+    count += after_blank && !blank;
+    after_blank = blank;
+  }
+  return count;
+}
 
-  if (added.empty()) {
+AddressList::AddressList(const AddressList& other) { CopyWithHugePages(entries_, other.entries_); }
+
+AddressList& AddressList::operator=(const AddressList& other) {
+  CopyWithHugePages(entries_, other.entries_);
+  return *this;
+}
+
+void AddressList::reserve(size_t n) {
+  if (n <= entries_.capacity()) return;
+  entries_.reserve(n);
+  AdviseHugePages(entries_);
+}
+
+absl::Status AddressList::Assign(std::string_view value, const Origin& origin) {
+  // Entries go straight into the list, and a bad token cuts it back to where it was: parsing
+  // into a side vector first would build every entry twice.
+  const size_t before = entries_.size();
+  // Room is made up front: moving a large list again each time it doubles costs more than
+  // counting. Every entry takes two characters of the value or more (a token and a separator;
+  // a special word's two entries take four), so with room for size / 2 + 2 there is no need.
+  if (entries_.capacity() - before < value.size() / 2 + 2) {
+    const size_t tokens = CountTokens(value);
+    if (entries_.capacity() - before < tokens) {
+      reserve(std::max(before + tokens, 2 * entries_.capacity()));
+    }
+  }
+  Prefix prefixes[2];
+  size_t pos = 0;
+  // By hand rather than with find_first_of(), which calls memchr() for every character.
+  while (true) {
+    while (pos < value.size() && IsWhitespace(value[pos])) ++pos;
+    if (pos == value.size()) break;
+    const size_t start = pos;
+    while (pos < value.size() && !IsWhitespace(value[pos])) ++pos;
+    std::string_view token = value.substr(start, pos - start);
+
+    int count = 0;
+    if (absl::Status status = ParsePrefixes(token, prefixes, count); !status.ok()) {
+      entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(before), entries_.end());
+      return status;
+    }
+    for (int i = 0; i < count; ++i) entries_.emplace_back(EntryMaker{prefixes[i], token, origin});
+  }
+
+  if (entries_.size() == before) {
     // No token at all: systemd's "IPAddressAllow=" reset.
     entries_.clear();
-    return absl::OkStatus();
   }
-  entries_.insert(entries_.end(), std::make_move_iterator(added.begin()),
-                  std::make_move_iterator(added.end()));
   return absl::OkStatus();
 }
 

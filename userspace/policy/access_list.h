@@ -2,22 +2,25 @@
 #ifndef GATEKEEPER_POLICY_ACCESS_LIST_H_
 #define GATEKEEPER_POLICY_ACCESS_LIST_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "policy/address.h"
+#include "policy/text.h"
 
 namespace gatekeeper::policy {
 
 // Where an entry came from, so that `explain` and denial logs can name it. Later sources (a
-// WireGuard peer, a DNS name) fill `source` instead of file/line.
+// WireGuard peer, a DNS name) fill `source` instead of file/line. Every entry of an assignment
+// holds a copy, so the texts are shared rather than copied (see SharedText).
 struct Origin {
-  std::string file;
+  SharedText file;
   int line = 0;
-  std::string key;     // "IPAddressAllow", "IPAddressDeny"
-  std::string source;  // non-file sources, e.g. "wg0 peer <key>"; empty for files
+  SharedText key;     // "IPAddressAllow", "IPAddressDeny"
+  SharedText source;  // non-file sources, e.g. "wg0 peer <key>"; empty for files
 
   // "web.gate:7 IPAddressAllow=" or "<source> IPAddressAllow="
   std::string ToString() const;
@@ -26,13 +29,20 @@ struct Origin {
 
 struct Entry {
   Prefix prefix;
-  std::string token;  // as written: "localhost", "192.0.2.7/24"
+  Token token;  // as written: "localhost", "192.0.2.7/24"
   Origin origin;
 };
 
 // One list of one scope. Assignments accumulate; an empty assignment resets the list.
 class AddressList {
  public:
+  AddressList() = default;
+  // Copies advise huge pages for a large list (see huge_pages.h); moves are plain.
+  AddressList(const AddressList& other);
+  AddressList& operator=(const AddressList& other);
+  AddressList(AddressList&&) noexcept = default;
+  AddressList& operator=(AddressList&&) noexcept = default;
+
   // Applies one assignment's value (whitespace-separated tokens). An empty or all-blank value
   // clears the list. On error nothing is added and the message names the offending token, e.g.
   // `invalid address prefix "example.com": host names are not allowed`.
@@ -41,6 +51,10 @@ class AddressList {
   // Every entry in assignment order, duplicates and covered prefixes included.
   const std::vector<Entry>& entries() const { return entries_; }
   bool empty() const { return entries_.empty(); }
+
+  // Room for `n` entries in all, for a caller that knows how many are coming (CountTokens()):
+  // a large list then gets its memory once instead of growing into it by doubling.
+  void reserve(size_t n);
 
  private:
   std::vector<Entry> entries_;
@@ -55,6 +69,10 @@ struct AccessLists {
 // Parses one token into the prefixes it stands for (special words give two: IPv4 and IPv6).
 // Exposed for the fuzzer and for tests.
 absl::Status ParseToken(std::string_view token, std::vector<Prefix>& out);
+
+// The number of tokens in an assignment's value: the entries Assign() adds, but for special
+// words, which add two each. Cheap next to parsing them.
+size_t CountTokens(std::string_view value);
 
 // Drops entries whose prefix is covered by another entry's prefix (systemd's reduce step); among
 // equal prefixes the first assigned stays. Output is sorted by family, address, length.

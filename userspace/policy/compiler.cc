@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
 
 #include "absl/numeric/int128.h"
+#include "policy/huge_pages.h"
 
 namespace gatekeeper::policy {
 namespace {
@@ -76,13 +78,49 @@ void AppendKeys(const AddressList& list, uint32_t& seq, std::vector<Key>& out) {
   }
 }
 
+bool KeyLess(const Key& a, const Key& b) {
+  if (PrefixLess(a, b)) return true;
+  if (PrefixLess(b, a)) return false;
+  return a.seq < b.seq;
+}
+
+// Sorts by prefix, then seq. Lists are often written in order (generated ones nearly always), and
+// the keys of a few such lists form a few sorted runs, which merge in linear time: sorting a
+// million sorted keys again would be most of Compile's work. Other input is sorted as usual, after
+// a look at the first few runs.
+void SortKeys(std::vector<Key>& keys) {
+  constexpr size_t kMaxRuns = 8;
+  std::vector<size_t> run_ends;
+  for (size_t i = 1; i < keys.size(); ++i) {
+    if (!KeyLess(keys[i], keys[i - 1])) continue;
+    if (run_ends.size() == kMaxRuns) {
+      std::sort(keys.begin(), keys.end(), KeyLess);
+      return;
+    }
+    run_ends.push_back(i);
+  }
+  run_ends.push_back(keys.size());
+  while (run_ends.size() > 1) {
+    std::vector<size_t> merged;
+    size_t begin = 0;
+    for (size_t r = 0; r < run_ends.size(); r += 2) {
+      if (r + 1 == run_ends.size()) {
+        merged.push_back(run_ends[r]);
+        break;
+      }
+      std::inplace_merge(keys.begin() + static_cast<std::ptrdiff_t>(begin),
+                         keys.begin() + static_cast<std::ptrdiff_t>(run_ends[r]),
+                         keys.begin() + static_cast<std::ptrdiff_t>(run_ends[r + 1]), KeyLess);
+      merged.push_back(run_ends[r + 1]);
+      begin = run_ends[r + 1];
+    }
+    run_ends = std::move(merged);
+  }
+}
+
 // Same result as Reduce(), without copying entries.
 void ReduceKeys(std::vector<Key>& keys) {
-  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
-    if (PrefixLess(a, b)) return true;
-    if (PrefixLess(b, a)) return false;
-    return a.seq < b.seq;
-  });
+  SortKeys(keys);
   // Every prefix sorts after the prefixes covering it, and kept prefixes are pairwise disjoint,
   // so only the last kept one can cover the next: the sweep needs no stack.
   size_t kept = 0;
@@ -108,6 +146,46 @@ void DropDeniesCoveredByAllows(const std::vector<Key>& allows, std::vector<Key>&
   denies.resize(kept);
 }
 
+// The seqs of the kept keys, and each one's rank among them, which is its rule id - 1. A bit per
+// seq keeps the lookups in sorted order, which jump around, within the cache: an array of ids
+// would be 4 MB for a million entries.
+class KeptSeqs {
+ public:
+  explicit KeptSeqs(size_t seqs) : bits_((seqs + 63) / 64), rank_before_(bits_.size()) {}
+
+  void Add(uint32_t seq) { bits_[seq / 64] |= uint64_t{1} << (seq % 64); }
+  // After the last Add().
+  void Count() {
+    uint32_t total = 0;
+    for (size_t i = 0; i < bits_.size(); ++i) {
+      rank_before_[i] = total;
+      total += static_cast<uint32_t>(std::popcount(bits_[i]));
+    }
+  }
+  bool Contains(uint32_t seq) const { return (bits_[seq / 64] >> (seq % 64)) & 1; }
+  // How many kept seqs are smaller than `seq`.
+  uint32_t Rank(uint32_t seq) const {
+    const uint64_t below = (uint64_t{1} << (seq % 64)) - 1;
+    return rank_before_[seq / 64] + static_cast<uint32_t>(std::popcount(bits_[seq / 64] & below));
+  }
+
+ private:
+  std::vector<uint64_t> bits_;
+  std::vector<uint32_t> rank_before_;
+};
+
+// Converts to a Rule where the vector constructs it, so that the rule is neither zeroed first (as
+// emplace_back() would) nor moved from a temporary: a million of either shows.
+struct RuleMaker {
+  uint32_t id;
+  Action action;
+  const Entry& entry;
+
+  operator Rule() const {  // NOLINT(google-explicit-constructor)
+    return Rule{.id = id, .action = action, .entry = entry};
+  }
+};
+
 Prefix ToPrefix(const Key& key) {
   Prefix prefix;
   prefix.address.family = key.family;
@@ -120,6 +198,15 @@ Prefix ToPrefix(const Key& key) {
 }
 
 }  // namespace
+
+CompiledPolicy::CompiledPolicy(const CompiledPolicy& other) { *this = other; }
+
+CompiledPolicy& CompiledPolicy::operator=(const CompiledPolicy& other) {
+  CopyWithHugePages(rules, other.rules);
+  CopyWithHugePages(v4, other.v4);
+  CopyWithHugePages(v6, other.v6);
+  return *this;
+}
 
 const Rule* CompiledPolicy::FindRule(uint32_t id) const {
   if (id == kNoRule || id > rules.size()) return nullptr;
@@ -148,6 +235,8 @@ CompiledPolicy Compile(std::span<const AccessLists* const> scopes) {
   std::vector<Key> denies;
   allows.reserve(allow_count);
   denies.reserve(deny_count);
+  AdviseHugePages(allows);
+  AdviseHugePages(denies);
   uint32_t seq = 0;
   for (const auto& [list, action] : lists) {
     AppendKeys(*list, seq, action == Action::kAllow ? allows : denies);
@@ -159,18 +248,20 @@ CompiledPolicy Compile(std::span<const AccessLists* const> scopes) {
 
   // Rules are numbered in assignment order (allows first), which walks the entries sequentially:
   // copying them in sorted order would jump to a random Entry for every rule.
-  std::vector<uint32_t> rule_id_of_seq(allow_count + deny_count, kNoRule);
-  for (const Key& key : allows) rule_id_of_seq[key.seq] = 1;  // kept; numbered below
-  for (const Key& key : denies) rule_id_of_seq[key.seq] = 1;
+  KeptSeqs kept(allow_count + deny_count);
+  for (const auto* keys : {&allows, &denies}) {
+    for (const Key& key : *keys) kept.Add(key.seq);
+  }
+  kept.Count();
   CompiledPolicy policy;
   policy.rules.reserve(allows.size() + denies.size());
+  AdviseHugePages(policy.rules);
   seq = 0;
   for (const auto& [list, action] : lists) {
     for (const Entry& entry : list->entries()) {
-      uint32_t& id = rule_id_of_seq[seq++];
-      if (id == kNoRule) continue;
-      id = static_cast<uint32_t>(policy.rules.size() + 1);
-      policy.rules.push_back(Rule{.id = id, .action = action, .entry = entry});
+      if (!kept.Contains(seq++)) continue;
+      const auto id = static_cast<uint32_t>(policy.rules.size() + 1);
+      policy.rules.emplace_back(RuleMaker{.id = id, .action = action, .entry = entry});
     }
   }
 
@@ -180,6 +271,8 @@ CompiledPolicy Compile(std::span<const AccessLists* const> scopes) {
   }
   policy.v4.reserve(v4_count);
   policy.v6.reserve(allows.size() + denies.size() - v4_count);
+  AdviseHugePages(policy.v4);
+  AdviseHugePages(policy.v6);
   // Both lists are sorted by family, address, length and never share a prefix, so one merge
   // yields each family's entries in trie-loading order.
   size_t a = 0;
@@ -189,7 +282,7 @@ CompiledPolicy Compile(std::span<const AccessLists* const> scopes) {
     const Key& key = take_allow ? allows[a++] : denies[d++];
     TrieEntry entry{.prefix = ToPrefix(key),
                     .action = take_allow ? Action::kAllow : Action::kDeny,
-                    .rule_id = rule_id_of_seq[key.seq]};
+                    .rule_id = kept.Rank(key.seq) + 1};
     (key.family == Family::kIPv4 ? policy.v4 : policy.v6).push_back(entry);
   }
   return policy;

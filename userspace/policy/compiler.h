@@ -33,6 +33,13 @@ struct TrieEntry {
 };
 
 struct CompiledPolicy {
+  CompiledPolicy() = default;
+  // Copies advise huge pages for a large policy (see huge_pages.h); moves are plain.
+  CompiledPolicy(const CompiledPolicy& other);
+  CompiledPolicy& operator=(const CompiledPolicy& other);
+  CompiledPolicy(CompiledPolicy&&) noexcept = default;
+  CompiledPolicy& operator=(CompiledPolicy&&) noexcept = default;
+
   std::vector<Rule> rules;  // every kept entry, rules[id - 1]
   // Sorted by address then length (the order batch loading into an LPM trie is fastest in).
   // Covered prefixes of the same list are dropped, and every deny prefix covered by an allow

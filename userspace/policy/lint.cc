@@ -17,10 +17,13 @@
 namespace gatekeeper::policy {
 namespace {
 
+// This abseil may be built with its own string_view, which StrCat does not take std's for.
+absl::string_view AbslView(std::string_view text) { return {text.data(), text.size()}; }
+
 std::string Place(const Origin& origin) {
-  if (!origin.source.empty()) return origin.source;
-  if (origin.line <= 0) return origin.file;
-  return absl::StrCat(origin.file, ":", origin.line);
+  if (!origin.source.empty()) return origin.source.str();
+  if (origin.line <= 0) return origin.file.str();
+  return absl::StrCat(AbslView(origin.file.view()), ":", origin.line);
 }
 
 bool SameOrigin(const Origin& a, const Origin& b) {
@@ -29,7 +32,7 @@ bool SameOrigin(const Origin& a, const Origin& b) {
 
 // Entries built by hand (tests, later sources) may lack the key; the list they sit in tells.
 std::string KeyOf(const Entry& entry, Action action) {
-  if (!entry.origin.key.empty()) return entry.origin.key;
+  if (!entry.origin.key.empty()) return entry.origin.key.str();
   return action == Action::kAllow ? "IPAddressAllow" : "IPAddressDeny";
 }
 
