@@ -45,9 +45,9 @@ std::string RestartTracker::LimitText() const {
 
 absl::Status RestartTracker::RecordStart(absl::Time now) {
   if (LimitEnabled()) {
-    while (!starts_.empty() && starts_.front() <= now - settings_.start_limit_interval) {
-      starts_.pop_front();
-    }
+    const absl::Time cutoff = now - settings_.start_limit_interval;
+    starts_.erase(starts_.begin(), std::find_if(starts_.begin(), starts_.end(),
+                                                [&](absl::Time t) { return t > cutoff; }));
     if (static_cast<int>(starts_.size()) >= settings_.start_limit_burst) {
       return absl::FailedPreconditionError(LimitText());
     }

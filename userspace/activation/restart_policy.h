@@ -17,9 +17,9 @@
 #ifndef GATEKEEPER_ACTIVATION_RESTART_POLICY_H_
 #define GATEKEEPER_ACTIVATION_RESTART_POLICY_H_
 
-#include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -87,7 +87,9 @@ class RestartTracker {
   std::string LimitText() const;
 
   RestartSettings settings_;
-  std::deque<absl::Time> starts_;  // within the last start_limit_interval
+  // Within the last start_limit_interval, oldest first. A vector: an empty std::deque already
+  // holds a 512-byte block, and every gate's service has a tracker.
+  std::vector<absl::Time> starts_;
   std::optional<absl::Time> last_start_;
   int backoff_step_ = 0;
 };

@@ -63,6 +63,10 @@ std::string SerializeReply(const nlohmann::json& reply) {
          "\n";
 }
 
+void AppendSerialized(const nlohmann::json& value, std::string& out) {
+  out += value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+}
+
 absl::Status AuthorizePeer(const PeerCredentials& peer, const ControlAccess& access) {
   if (peer.uid == 0 || peer.uid == access.daemon_euid) return absl::OkStatus();
   if (access.group.has_value() &&

@@ -46,6 +46,8 @@ std::string TooLargeMessage(size_t limit = kMaxRequestBytes);
 // The serialized reply line. Never throws: strings that are not UTF-8 (a parser message quoting
 // the client's bytes, say) are replaced rather than failing the reply.
 std::string SerializeReply(const nlohmann::json& reply);
+// The same serialization without the newline, appended to `out`: a reply built piece by piece.
+void AppendSerialized(const nlohmann::json& value, std::string& out);
 
 // What SO_PEERCRED and SO_PEERGROUPS report about a connected client.
 struct PeerCredentials {

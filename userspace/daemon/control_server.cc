@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +29,10 @@ using common::UniqueFd;
 // How long accepting stays off after accept() ran out of fds or memory: the listener stays
 // readable meanwhile, and a level-triggered source would otherwise spin.
 constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
+
+// Replies at least this long (status of a hundred gates: 100 KB) leave their text and what was
+// built for it behind as free heap pages, which stay resident until given back.
+constexpr size_t kTrimAfterReplyBytes = size_t{32} * 1024;
 
 absl::StatusOr<sockaddr_un> UnixAddress(const std::string& path) {
   sockaddr_un addr{};
@@ -128,6 +133,16 @@ std::string SuppressedNote(uint64_t suppressed) {
 }
 
 }  // namespace
+
+ControlReply ControlReply::Serialized(std::string text) {
+  text.push_back('\n');
+  return ControlReply(SerializedTag{}, std::move(text));
+}
+
+std::string ControlReply::TakeLine() && {
+  if (text_.has_value()) return std::move(*text_);
+  return SerializeReply(json_);
+}
 
 ControlServer::ControlServer(EventLoop& loop, std::string path, Handler handler, Logger log,
                              ControlAccess access, ControlLimits limits)
@@ -280,7 +295,8 @@ void ControlServer::Admit(UniqueFd fd) {
                         ": ", allowed.message(), SuppressedNote(suppressed)));
     }
     // Answered without reading the request: nothing it says matters.
-    StartReply(client, ErrorReply(absl::StrCat("permission denied: ", allowed.message())));
+    StartReply(client,
+               SerializeReply(ErrorReply(absl::StrCat("permission denied: ", allowed.message()))));
   }
 }
 
@@ -324,10 +340,9 @@ bool ControlServer::ReadRequest(ClientIt client) {
       client->in.append(buf, static_cast<size_t>(n));
       const RequestFrame frame = FindRequestLine(client->in);
       if (frame.state == RequestFrame::State::kIncomplete) continue;
-      const nlohmann::json reply = frame.state == RequestFrame::State::kTooLarge
-                                       ? ErrorReply(TooLargeMessage())
-                                       : Handle(frame.line);
-      StartReply(client, reply);
+      StartReply(client, frame.state == RequestFrame::State::kTooLarge
+                             ? SerializeReply(ErrorReply(TooLargeMessage()))
+                             : Handle(frame.line));
       return false;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -338,24 +353,25 @@ bool ControlServer::ReadRequest(ClientIt client) {
   }
 }
 
-nlohmann::json ControlServer::Handle(absl::string_view line) {
+std::string ControlServer::Handle(absl::string_view line) {
   absl::StatusOr<nlohmann::json> request = ParseRequest(line);
-  if (!request.ok()) return ErrorReply(request.status().message());
+  if (!request.ok()) return SerializeReply(ErrorReply(request.status().message()));
   const std::string command = (*request)["command"].get<std::string>();
   try {
-    return handler_(*request);
+    return handler_(*request).TakeLine();
   } catch (const nlohmann::json::exception& e) {
     // A handler bug must cost one reply, not the daemon. The command is quoted as JSON so that
     // a client cannot put line breaks into the journal.
     const std::string quoted = SerializeReply(nlohmann::json(command));
     log_(absl::StrCat("<3>control: handling ", quoted.substr(0, quoted.size() - 1),
                       " failed: ", e.what()));
-    return ErrorReply(absl::StrCat("internal error while handling \"", command, "\": ", e.what()));
+    return SerializeReply(
+        ErrorReply(absl::StrCat("internal error while handling \"", command, "\": ", e.what())));
   }
 }
 
-void ControlServer::StartReply(ClientIt client, const nlohmann::json& reply) {
-  client->out = SerializeReply(reply);
+void ControlServer::StartReply(ClientIt client, std::string line) {
+  client->out = std::move(line);
   client->written = 0;
   std::string().swap(client->in);
   // A fresh deadline for taking the reply, which can be a few hundred KB.
@@ -380,7 +396,10 @@ void ControlServer::Flush(ClientIt client) {
     break;  // EPIPE, ECONNRESET: the client left without its reply; nothing to report
   }
   // Done (or hopeless): closing marks the end of the reply.
+  const bool large = client->out.size() >= kTrimAfterReplyBytes;
   clients_.erase(client);
+  // Without this the daemon's RSS keeps the high-water mark of its largest reply for good.
+  if (large) ::malloc_trim(0);
 }
 
 }  // namespace gatekeeper::daemon

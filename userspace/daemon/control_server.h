@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -30,11 +31,31 @@ struct ControlLimits {
   size_t max_clients = 1024;
 };
 
+// A handler's reply: a JSON value, or the text of one already serialized. A large reply (status
+// of many gates) is written piece by piece: its whole tree would take several times its text.
+class ControlReply {
+ public:
+  // Implicit, so that handlers go on returning plain JSON values.
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  ControlReply(nlohmann::json reply) : json_(std::move(reply)) {}
+  // `text`: one JSON value as SerializeReply writes it, without the line's newline.
+  static ControlReply Serialized(std::string text);
+
+  // The reply line, newline included.
+  std::string TakeLine() &&;
+
+ private:
+  struct SerializedTag {};
+  ControlReply(SerializedTag /*tag*/, std::string line) : text_(std::move(line)) {}
+  nlohmann::json json_;
+  std::optional<std::string> text_;
+};
+
 class ControlServer {
  public:
   // Gets a request that ParseRequest accepted; an {"error": ...} reply is passed on as is. It must
   // not destroy the server. nlohmann::json exceptions it throws become an error reply.
-  using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+  using Handler = std::function<ControlReply(const nlohmann::json& request)>;
   // One journal line with its "<N>" priority prefix.
   using Logger = std::function<void(const std::string&)>;
 
@@ -76,9 +97,10 @@ class ControlServer {
   void OnTimeout(ClientIt client);
   // Reads what is there; false when the client is gone (erased).
   bool ReadRequest(ClientIt client);
-  nlohmann::json Handle(absl::string_view line);
-  // Queues `reply` and writes what fits; the rest goes out on EPOLLOUT.
-  void StartReply(ClientIt client, const nlohmann::json& reply);
+  // The reply line.
+  std::string Handle(absl::string_view line);
+  // Queues the reply `line` and writes what fits; the rest goes out on EPOLLOUT.
+  void StartReply(ClientIt client, std::string line);
   void Flush(ClientIt client);
   // (Re)starts the client's deadline; false when that failed and the client is gone.
   bool ArmTimer(ClientIt client);

@@ -1,11 +1,13 @@
 // Reload, retiring gates, and recovery from a crashed predecessor.
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <cstring>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -185,6 +187,9 @@ void Daemon::RetireGate(const std::string& name, bool remove_filters,
 }
 
 nlohmann::json Daemon::Reload() {
+  // Last, once the previous configuration and the policies compiled on the way are freed: the
+  // free heap pages they leave would otherwise stay resident (0.2 MiB for 100 gates).
+  absl::Cleanup trim = [] { ::malloc_trim(0); };
   if (shutting_down_) return {{"error", "gatekeeper is stopping"}};
   if (!retiring_.empty()) {
     return {{"error",

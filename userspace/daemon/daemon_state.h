@@ -57,7 +57,8 @@ class Daemon {
   absl::Status StartGate(const config::GateConfig& gate, uint32_t id);
   std::unique_ptr<ServiceSupervisor> MakeSupervisor(const config::GateConfig& gate);
   void ReconcileAll();
-  nlohmann::json HandleControl(const nlohmann::json& request);
+  ControlReply HandleControl(const nlohmann::json& request);
+  ControlReply StatusReply(const std::string& only) const;
   nlohmann::json Explain(const nlohmann::json& request);
   std::vector<GateStatus> CollectStatus(const std::string& only) const;
   std::string Metrics() const;
