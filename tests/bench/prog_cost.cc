@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
   std::vector<size_t> counts = {1, 1000, 100000, 1000000};
   int runs = 15;
   for (int i = 1; i < argc; ++i) {
-    absl::string_view arg, value;
+    absl::string_view arg;
+    absl::string_view value;
     if (!gatekeeper::bench::TakeOption(argc, argv, i, arg, value)) {
       std::fprintf(stderr, "gk-prog-cost: %s needs a value\n", argv[i]);
       return 2;
@@ -135,7 +136,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     const int prog = bpf_program__fd(skel->progs.gk_ingress);
-    std::vector<double> walk, first, later;
+    std::vector<double> walk;
+    std::vector<double> first;
+    std::vector<double> later;
     for (const bool memo : {false, true}) {
       const gk_config cfg{.flags = memo ? GK_CFG_MEMO : 0u, .policy_generation = generation};
       if (bpf_map_update_elem(bpf_map__fd(skel->maps.config), &zero, &cfg, BPF_ANY) != 0) {

@@ -644,7 +644,7 @@ TEST(CompileRandomTest, SortedRunsAgreeWithSystemdSteps) {
           s.Apply({line % 2 ? List::kGateAllow : List::kHostAllow, value}, line));
     }
     ASSERT_NO_FATAL_FAILURE(
-        s.Apply({List::kGateDeny, "10.0.0.0/8 192.0.2.0/24 2001:db8::/32"}, ++line));
+        s.Apply({List::kGateDeny, "198.51.100.0/24 192.0.2.0/24 2001:db8::/32"}, ++line));
     CompiledPolicy policy = s.Compile();
     EXPECT_EQ(CompiledTrie(policy, Family::kIPv4), ReferenceTrie(s, Family::kIPv4)) << runs;
     EXPECT_EQ(CompiledTrie(policy, Family::kIPv6), ReferenceTrie(s, Family::kIPv6)) << runs;
@@ -655,7 +655,7 @@ TEST(CompileTest, CopiesAreEqual) {
   Scopes s;
   std::string value;
   for (int i = 0; i < 90000; ++i)
-    absl::StrAppend(&value, "10.", i / 65536, ".", i / 256 % 256, ".", i % 256, " ");
+    absl::StrAppend(&value, "2001:db8::", absl::Hex(i / 65536), ":", absl::Hex(i % 65536), " ");
   ASSERT_NO_FATAL_FAILURE(s.Apply({List::kGateAllow, value}, 1));
   ASSERT_NO_FATAL_FAILURE(s.Apply({List::kGateDeny, "any"}, 2));
   const CompiledPolicy policy = s.Compile();

@@ -118,8 +118,9 @@ LoadResult ParseGate(const std::string& name, const SourceText& main,
 
   std::vector<UnitText> units;
   units.push_back(LexUnit(main.file, main.text, diags));
-  for (const SourceText& dropin : dropins)
+  for (const SourceText& dropin : dropins) {
     units.push_back(LexUnit(dropin.file, dropin.text, diags));
+  }
   b.gate.where = FirstSection(units, "Socket").value_or(Location{main.file, 1});
   ReserveAddressLists(units, "Socket", b.gate.socket.lists);
   ReserveAddressLists(units, "Service", b.service.lists);

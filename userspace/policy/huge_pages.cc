@@ -23,6 +23,7 @@ void AdviseHugePages(const void* data, size_t bytes) {
   const uintptr_t end = (start + bytes) & ~(kHugePage - 1);
   if (end <= begin) return;
   // A hint: failure (no THP in this kernel) only means 4 KiB pages, as without it.
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the aligned address is computed as an integer.
   (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 

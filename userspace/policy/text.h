@@ -103,7 +103,7 @@ class Token : public absl::string_view {
   Token(const std::string& text) { Init(text); }  // NOLINT(google-explicit-constructor)
   Token(const char* text) { Init(text); }         // NOLINT(google-explicit-constructor)
 
-  Token(const Token& other) : absl::string_view() { CopyFrom(other); }
+  Token(const Token& other) : absl::string_view(other) { CopyFrom(other); }
   Token(Token&& other) noexcept { Steal(other); }
   Token& operator=(const Token& other) {
     if (this != &other) {
@@ -121,7 +121,7 @@ class Token : public absl::string_view {
   }
   ~Token() { Release(); }
 
-  std::string_view view() const { return std::string_view(data(), size()); }
+  std::string_view view() const { return {data(), size()}; }
 #ifndef ABSL_USES_STD_STRING_VIEW
   operator std::string_view() const { return view(); }  // NOLINT(google-explicit-constructor)
 #endif
