@@ -43,10 +43,9 @@ struct gk_lpm_v6_key {
  * always finds a value and with it the generation of the policy that decided. */
 struct gk_rule_value {
   __u32 rule_id;
-  __u32 verdict;       /* enum gk_verdict */
-  __u64 generation;    /* of the policy this trie belongs to; see gk_config.policy_generation */
+  __u32 verdict;    /* enum gk_verdict */
+  __u64 generation; /* of the policy this trie belongs to; see gk_config.policy_generation */
 };
-
 
 struct gk_counter {
   __u64 packets;
