@@ -6,14 +6,16 @@
  * deny matches, else allow). The tries sit behind one-slot outer maps so that a new policy
  * replaces the old one with a single slot update: a packet sees one policy or the other.
  *
- * A connection's packets all name the same peer, so each socket memoizes the verdict for the last
- * peer address it saw; only a new peer (a SYN on a listener, a datagram from elsewhere) or a new
- * policy walks the trie. At a million prefixes the walk costs more than the rest of the program. */
+ * Where the trie is deep, the peers it allowed are remembered in a hash, by address, together
+ * with the generation of the policy that allowed them: a peer's later packets, on any socket of
+ * the scope, skip the walk until the policy changes. At a million prefixes the walk costs more
+ * than the rest of the program. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+/* After linux/bpf.h, which defines the types they use. */
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -73,26 +75,41 @@ struct {
   __type(value, struct gk_ratelimit);
 } ratelimit SEC(".maps");
 
-/* Per socket (BPF_MAP_TYPE_SK_STORAGE): the verdict for the last peer address seen, so that the
- * packets of a connection skip the trie walk. Valid while generation equals the scope's
- * policy_generation. The lock keeps address and verdict of one write together: ingress and
- * egress of one socket may run on two CPUs at once. */
-struct gk_verdict_memo {
-  struct bpf_spin_lock lock;
-  __u32 rule_id;
-  __u64 generation; /* 0: empty */
-  __u8 verdict;     /* enum gk_verdict */
-  __u8 family;      /* 4 or 6 */
-  __u8 pad[6];
-  __u8 addr[16];
+/* Allow caches: address -> generation of the policy that allowed it. Userspace swaps in empty
+ * ones with every new policy, which is also what evicts departed peers. Entries are never deleted
+ * while in use and a value is one aligned 64-bit word written in place, so a reader needs no lock:
+ * it sees the old generation or the new one, never a mix (deleting or replacing an element could
+ * hand its memory to another key under a reader's feet). Denials are not cached: they are rare,
+ * and caching them would let spoofed sources fill the cache. */
+struct allow_cache_v4_hash {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, GK_ALLOW_CACHE_ENTRIES);
+  __uint(key_size, 4);
+  __uint(value_size, sizeof(__u64));
+};
+
+struct allow_cache_v6_hash {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, GK_ALLOW_CACHE_ENTRIES);
+  __uint(key_size, 16);
+  __uint(value_size, sizeof(__u64));
 };
 
 struct {
-  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, int);
-  __type(value, struct gk_verdict_memo);
-} verdict_memos SEC(".maps");
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __array(values, struct allow_cache_v4_hash);
+} allow_cache_v4 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __array(values, struct allow_cache_v6_hash);
+} allow_cache_v6 SEC(".maps");
 
 /* Shared by every scope: userspace creates it once and hands the same fd to each load. */
 struct {
@@ -104,7 +121,7 @@ struct {
 #define SOCK_RAW 3 /* enum sock_type is not in the UAPI headers */
 
 struct l3_info {
-  /* First and 8-byte aligned: same_addr compares them as two 64-bit words. */
+  /* First: a cache key is read straight from here (4 or 16 bytes). */
   __u8 src[16];
   __u8 dst[16];
   __u8 family;
@@ -217,8 +234,7 @@ static __always_inline void report_denial(struct __sk_buff *skb, int dir, struct
     __builtin_memcpy(ev->remote_addr, info->dst, 16);
     __builtin_memcpy(ev->local_addr, info->src, 16);
   }
-  if (info->transport_offset &&
-      (info->protocol == IPPROTO_TCP || info->protocol == IPPROTO_UDP)) {
+  if (info->transport_offset && (info->protocol == IPPROTO_TCP || info->protocol == IPPROTO_UDP)) {
     __be16 ports[2];
     if (bpf_skb_load_bytes(skb, info->transport_offset, ports, sizeof(ports)) == 0) {
       __u16 sport = bpf_ntohs(ports[0]);
@@ -286,35 +302,30 @@ static __always_inline struct gk_rule_value *lookup(struct l3_info *info, const 
   return bpf_map_lookup_elem(trie, &key);
 }
 
-static __always_inline int same_addr(const __u8 *a, const __u8 *b) {
-  /* Both 16 bytes; IPv4 leaves the tail zero on both sides. */
-  return *(const __u64 *)a == *(const __u64 *)b &&
-         *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
-}
-
 struct verdict {
   __u32 verdict; /* enum gk_verdict, 0: no policy installed */
   __u32 rule_id;
 };
 
-/* The verdict for `addr` under the policy in place: from the socket's memo when it is about the
- * same address and the current generation, else from the trie (and then memoized). */
-static __always_inline struct verdict decide(struct __sk_buff *skb, struct gk_config *cfg,
-                                             struct l3_info *info, const __u8 *addr) {
+static __always_inline void *allow_cache(struct gk_config *cfg, int family) {
+  __u32 zero = 0;
+  if (!(cfg->flags & GK_CFG_ALLOW_CACHE)) return 0;
+  /* Two call sites, one constant map each: the verifier then knows each inner map's key size. */
+  if (family == 4) return bpf_map_lookup_elem(&allow_cache_v4, &zero);
+  return bpf_map_lookup_elem(&allow_cache_v6, &zero);
+}
+
+/* The verdict for `addr` under the policy in place: allowed at once when the cache says the
+ * current policy allowed it, else from the trie (and an allow is then cached). */
+static __always_inline struct verdict decide(struct gk_config *cfg, struct l3_info *info,
+                                             const __u8 *addr) {
   struct verdict out = {};
-  struct bpf_sock *sk = (cfg->flags & GK_CFG_MEMO) ? skb->sk : 0;
-  struct gk_verdict_memo *memo = 0;
-  if (sk) {
-    memo = bpf_sk_storage_get(&verdict_memos, sk, 0, 0);
-    if (memo) {
-      bpf_spin_lock(&memo->lock);
-      int hit = memo->generation == cfg->policy_generation && memo->family == info->family &&
-                same_addr(memo->addr, addr);
-      out.verdict = memo->verdict;
-      out.rule_id = memo->rule_id;
-      bpf_spin_unlock(&memo->lock);
-      if (hit) return out;
-    }
+  void *cache = allow_cache(cfg, info->family);
+  __u64 *cached = cache ? bpf_map_lookup_elem(cache, addr) : 0;
+  if (cached && *(volatile __u64 *)cached == cfg->policy_generation) {
+    out.verdict = GK_VERDICT_ALLOW;
+    out.rule_id = GK_RULE_NONE; /* rule ids matter only in denial events */
+    return out;
   }
 
   int have_policy = 0;
@@ -331,19 +342,14 @@ static __always_inline struct verdict decide(struct __sk_buff *skb, struct gk_co
   }
   out.verdict = rule->verdict;
   out.rule_id = rule->rule_id;
+  if (!cache || out.verdict != GK_VERDICT_ALLOW) return out;
   /* The generation comes from the value the trie returned, not from the config: a packet that
-   * walked the old trie while userspace swapped can only memoize the old generation. */
+   * walked the old trie while userspace swapped can only cache the old generation. */
   __u64 generation = rule->generation;
-  if (!sk) return out;
-  if (!memo) memo = bpf_sk_storage_get(&verdict_memos, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-  if (!memo) return out; /* request and timewait sockets have no storage; allocation can fail */
-  bpf_spin_lock(&memo->lock);
-  memo->generation = generation;
-  memo->verdict = out.verdict;
-  memo->rule_id = out.rule_id;
-  memo->family = info->family;
-  __builtin_memcpy(memo->addr, addr, 16);
-  bpf_spin_unlock(&memo->lock);
+  if (cached)
+    *(volatile __u64 *)cached = generation;
+  else
+    bpf_map_update_elem(cache, addr, &generation, BPF_NOEXIST); /* full or raced: fine */
   return out;
 }
 
@@ -375,7 +381,7 @@ static __always_inline int filter(struct __sk_buff *skb, int dir) {
       skb->ifindex != cfg->bound_ifindex)
     return deny(skb, dir, cfg, st, &info, GK_RULE_DEVICE);
 
-  struct verdict v = decide(skb, cfg, &info, dir == GK_DIR_INGRESS ? info.src : info.dst);
+  struct verdict v = decide(cfg, &info, dir == GK_DIR_INGRESS ? info.src : info.dst);
   if (v.verdict != GK_VERDICT_ALLOW) return deny(skb, dir, cfg, st, &info, v.rule_id);
 
   count(&st->allowed[dir], skb);

@@ -6,13 +6,19 @@
 #include <linux/types.h>
 
 /* Bumped whenever anything below changes layout: pins live under v<N>/ in bpffs. */
-#define GK_ABI_VERSION 3
+#define GK_ABI_VERSION 4
 
 /* Upper bound of prefixes per scope and family. LPM tries allocate per entry, so the bound costs
  * nothing until used; a policy above it is refused with an error naming the scope. */
 #define GK_MAX_PREFIXES (1u << 22)
 
 #define GK_RINGBUF_BYTES (256u * 1024u)
+
+/* Allowed peers remembered per scope and family until the next policy swap. A hash allocates its
+ * entries as they come (BPF_F_NO_PREALLOC) but its buckets at once, 16 bytes per entry it may
+ * hold: about 257 KiB for each family with a deep trie. Past the bound, new peers are judged by the
+ * trie alone (correct, only slower). */
+#define GK_ALLOW_CACHE_ENTRIES 16384u
 
 enum gk_verdict {
   GK_VERDICT_ALLOW = 1,
@@ -67,9 +73,9 @@ struct gk_stats {
 
 #define GK_CFG_HOST (1u << 0)        /* skip (count only) sockets under the gates cgroup */
 #define GK_CFG_BIND_DEVICE (1u << 1) /* ingress only from bound_ifindex */
-/* Memoize verdicts per socket. Worth it only when the trie is deep: making a socket's memo costs
- * more than a walk through a small trie. */
-#define GK_CFG_MEMO (1u << 2)
+/* Remember allowed peers in a hash. Worth it only when the trie is deep: a hash lookup costs more
+ * than a walk through a small trie. */
+#define GK_CFG_ALLOW_CACHE (1u << 2)
 
 struct gk_config {
   __u32 scope_id;
@@ -82,7 +88,7 @@ struct gk_config {
   __u32 pad;
   /* The generation carried by the values of the tries in place. Userspace writes it after both
    * slots hold the new tries, and never issues a number twice (CLOCK_BOOTTIME, strictly
-   * increasing): a memo from an older policy can then never pass for a current one. */
+   * increasing): a cached verdict of an older policy can then never pass for a current one. */
   __u64 policy_generation;
 };
 

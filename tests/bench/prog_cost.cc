@@ -2,14 +2,15 @@
 // only; nothing is attached, so no traffic is touched). The policy is N random IPv4 prefixes
 // (/16../32) plus the probe's /32, matched at full depth, behind IPAddressDeny=any.
 //
-// Each test run hands the program a fresh socket, so with memos on, one run of `repeat` packets is
-// one trie walk (the first packet, memoized) and `repeat - 1` memo hits:
-//   walk           memos off, repeat = 1000: a trie walk per packet (caches warm: the same address
-//                  every time, so a lower bound of a walk in real traffic)
-//   first packet   memos on, repeat = 1: the trie walk plus making the socket's memo
-//   later packets  memos on, repeat = 1000: a memo hit (the one walk spread over 1000 packets)
+// Three figures per N:
+//   walk           allow cache off, repeat = 1000: a trie walk per packet (CPU caches warm: the
+//                  same address every time, so a lower bound of a walk in real traffic)
+//   first packet   allow cache on, the probe removed from it before each run, repeat = 1: the
+//                  walk plus adding the peer to the cache
+//   later packets  allow cache on, repeat = 1000: a cache hit (one walk spread over 1000 packets)
 // Prints one line per N: median and min-max of `runs` measurements, in ns per packet.
 //   gk-prog-cost [--prefixes 1,1000,100000,1000000] [--runs 15]
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -18,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -54,10 +56,13 @@ gatekeeper::policy::CompiledPolicy RandomPolicy(size_t n) {
   return gatekeeper::policy::Compile(lists);
 }
 
-// Median and range of `runs` test runs of `repeat` packets, in ns per packet.
-bool Measure(int prog_fd, const std::vector<uint8_t>& packet, int repeat, int runs,
-             std::vector<double>* out) {
+// Median and range of `runs` test runs of `repeat` packets, in ns per packet; `before` runs
+// before each test run.
+bool Measure(
+    int prog_fd, const std::vector<uint8_t>& packet, int repeat, int runs, std::vector<double>* out,
+    const std::function<bool()>& before = [] { return true; }) {
   for (int r = 0; r < runs; ++r) {
+    if (!before()) return false;
     __sk_buff ctx{};
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(),
                 .data_size_in = static_cast<__u32>(packet.size()), .ctx_in = &ctx,
@@ -136,18 +141,37 @@ int main(int argc, char** argv) {
       return 1;
     }
     const int prog = bpf_program__fd(skel->progs.gk_ingress);
+    // An allow cache in the IPv4 slot, and a way to forget the probe: the first-packet runs then
+    // add it again, into a cache whose allocator is warm, as for a new peer in steady state.
+    auto cache = gatekeeper::kernel::CreateAllowCache("bench", /*ipv6=*/false);
+    int cache_fd = cache.ok() ? cache->get() : -1;
+    if (!cache.ok() || bpf_map_update_elem(bpf_map__fd(skel->maps.allow_cache_v4), &zero, &cache_fd,
+                                           BPF_ANY) != 0) {
+      std::fprintf(stderr, "gk-prog-cost: install an allow cache: %s\n", std::strerror(errno));
+      return 1;
+    }
+    auto forget_probe = [&] {
+      in_addr probe{};
+      ::inet_pton(AF_INET, kProbe, &probe);
+      if (bpf_map_delete_elem(cache_fd, &probe) != 0 && errno != ENOENT) {
+        std::fprintf(stderr, "gk-prog-cost: empty the allow cache: %s\n", std::strerror(errno));
+        return false;
+      }
+      return true;
+    };
     std::vector<double> walk;
     std::vector<double> first;
     std::vector<double> later;
-    for (const bool memo : {false, true}) {
-      const gk_config cfg{.flags = memo ? GK_CFG_MEMO : 0u, .policy_generation = generation};
+    for (const bool cache : {false, true}) {
+      const gk_config cfg{.flags = cache ? GK_CFG_ALLOW_CACHE : 0u,
+                          .policy_generation = generation};
       if (bpf_map_update_elem(bpf_map__fd(skel->maps.config), &zero, &cfg, BPF_ANY) != 0) {
         std::fprintf(stderr, "gk-prog-cost: write the config: %s\n", std::strerror(errno));
         return 1;
       }
-      if (!(memo ? Measure(prog, packet, 1, runs, &first) &&
-                       Measure(prog, packet, 1000, runs, &later)
-                 : Measure(prog, packet, 1000, runs, &walk))) {
+      if (!(cache ? Measure(prog, packet, 1, runs, &first, forget_probe) &&
+                        Measure(prog, packet, 1000, runs, &later)
+                  : Measure(prog, packet, 1000, runs, &walk))) {
         return 1;
       }
     }

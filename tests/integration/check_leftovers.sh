@@ -12,7 +12,7 @@ file=${2:?usage: check_leftovers.sh --snapshot|--check FILE}
 
 list() {
   local cgroup2 d ns
-  cgroup2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+  cgroup2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
   for d in "$cgroup2"/gk-test-* /sys/fs/bpf/gk-test-*; do
     [[ -e "$d" ]] && echo "$d"
   done

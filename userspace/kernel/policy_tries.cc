@@ -43,7 +43,7 @@ absl::StatusOr<UniqueFd> BuildTrie(const std::vector<policy::TrieEntry>& entries
                              GK_MAX_PREFIXES, &opts));
   if (!fd) return ErrnoStatus(errno, absl::StrCat("scope ", scope, ": create ", family, " trie"));
 
-  // The programs need a value for every address (it carries the generation they memoize), so
+  // The programs need a value for every address (it carries the generation they cache), so
   // "no entry matched: allowed" becomes an explicit /0 entry unless the policy has its own /0.
   const bool has_default =
       !entries.empty() && entries.front().prefix.length == 0;  // sorted: a /0 comes first
@@ -87,6 +87,18 @@ absl::StatusOr<UniqueFd> BuildTrie(const std::vector<policy::TrieEntry>& entries
 }
 
 }  // namespace
+
+absl::StatusOr<UniqueFd> CreateAllowCache(absl::string_view scope, bool ipv6) {
+  // Must match the inner-map template in gate.bpf.c exactly, or the outer map refuses it.
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+  UniqueFd fd(bpf_map_create(BPF_MAP_TYPE_HASH, "gk_allow_cache", ipv6 ? 16 : 4, sizeof(__u64),
+                             GK_ALLOW_CACHE_ENTRIES, &opts));
+  if (!fd) {
+    return ErrnoStatus(
+        errno, absl::StrCat("scope ", scope, ": create ", ipv6 ? "IPv6" : "IPv4", " allow cache"));
+  }
+  return fd;
+}
 
 absl::Status CheckPolicyFits(const policy::CompiledPolicy& policy, absl::string_view scope) {
   GK_RETURN_IF_ERROR(CheckFits(policy.v4, scope, "IPv4"));

@@ -23,6 +23,9 @@ struct PolicyTries {
 absl::StatusOr<PolicyTries> BuildPolicyTries(const policy::CompiledPolicy& policy,
                                              uint64_t generation, absl::string_view scope);
 
+// An empty allow cache for IPv4 (or IPv6) to swap in with a new policy (see gate.bpf.c).
+absl::StatusOr<common::UniqueFd> CreateAllowCache(absl::string_view scope, bool ipv6);
+
 // The check BuildPolicyTries makes first, on its own: a reload refuses a policy that cannot fit
 // before it changes anything.
 absl::Status CheckPolicyFits(const policy::CompiledPolicy& policy, absl::string_view scope);

@@ -32,6 +32,8 @@ constexpr const char* kIngressPin = "ingress";
 constexpr const char* kEgressPin = "egress";
 constexpr const char* kPolicyV4Pin = "policy_v4";
 constexpr const char* kPolicyV6Pin = "policy_v6";
+constexpr const char* kAllowCacheV4Pin = "allow_cache_v4";
+constexpr const char* kAllowCacheV6Pin = "allow_cache_v6";
 constexpr const char* kConfigPin = "config";
 constexpr const char* kStatsPin = "stats";
 
@@ -83,7 +85,7 @@ absl::Status CheckAttached(int link_fd, const Cgroup& cgroup, bpf_attach_type ty
 }
 
 // A number never issued before on this boot, whichever daemon issued it: the programs and their
-// memos outlive a daemon. CLOCK_BOOTTIME does not go back, and the pinned config keeps the last
+// caches outlive a daemon. CLOCK_BOOTTIME does not go back, and the pinned config keeps the last
 // one for an adopting daemon to continue from.
 uint64_t NextGeneration(uint64_t last) {
   timespec now{};
@@ -113,7 +115,7 @@ absl::Status Scope::WriteConfig(const std::string& cgroup2_mount) {
   cfg.event_burst = spec_.events.burst;
   cfg.event_interval_ns = absl::ToInt64Nanoseconds(spec_.events.interval);
   cfg.policy_generation = policy_generation_;
-  if (memo_) cfg.flags |= GK_CFG_MEMO;
+  if (allow_cache_) cfg.flags |= GK_CFG_ALLOW_CACHE;
   const __u32 zero = 0;
   if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
     return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": write config"));
@@ -146,6 +148,10 @@ absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::Compile
   }
   GK_ASSIGN_OR_RETURN(scope.policy_v4_, Dup(bpf_map__fd(skel->maps.policy_v4), "policy_v4"));
   GK_ASSIGN_OR_RETURN(scope.policy_v6_, Dup(bpf_map__fd(skel->maps.policy_v6), "policy_v6"));
+  GK_ASSIGN_OR_RETURN(scope.allow_cache_v4_,
+                      Dup(bpf_map__fd(skel->maps.allow_cache_v4), "allow_cache_v4"));
+  GK_ASSIGN_OR_RETURN(scope.allow_cache_v6_,
+                      Dup(bpf_map__fd(skel->maps.allow_cache_v6), "allow_cache_v6"));
   GK_ASSIGN_OR_RETURN(scope.config_, Dup(bpf_map__fd(skel->maps.config), "config"));
   GK_ASSIGN_OR_RETURN(scope.stats_, Dup(bpf_map__fd(skel->maps.stats), "stats"));
 
@@ -172,12 +178,7 @@ absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::Compile
 
   std::filesystem::create_directories(pin_dir, ec);
   if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create BPF pin directory ", pin_dir));
-  const std::pair<const char*, int> pins[] = {
-      {kPolicyV4Pin, scope.policy_v4_.get()},   {kPolicyV6Pin, scope.policy_v6_.get()},
-      {kConfigPin, scope.config_.get()},        {kStatsPin, scope.stats_.get()},
-      {kIngressPin, scope.ingress_link_.get()}, {kEgressPin, scope.egress_link_.get()},
-  };
-  for (const auto& [name, fd] : pins) {
+  for (const auto& [name, fd] : scope.Pinned()) {
     const std::string path = PinPath(pin_dir, name);
     if (bpf_obj_pin(fd, path.c_str()) != 0) {
       const int err = errno;
@@ -188,17 +189,25 @@ absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::Compile
   return scope;
 }
 
+std::vector<std::pair<const char*, int>> Scope::Pinned() const {
+  return {
+      {kPolicyV4Pin, policy_v4_.get()},
+      {kPolicyV6Pin, policy_v6_.get()},
+      {kAllowCacheV4Pin, allow_cache_v4_.get()},
+      {kAllowCacheV6Pin, allow_cache_v6_.get()},
+      {kConfigPin, config_.get()},
+      {kStatsPin, stats_.get()},
+      {kIngressPin, ingress_link_.get()},
+      {kEgressPin, egress_link_.get()},
+  };
+}
+
 absl::StatusOr<std::vector<std::string>> Scope::RepairPins() const {
   std::error_code ec;
   std::filesystem::create_directories(pin_dir_, ec);
   if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create BPF pin directory ", pin_dir_));
-  const std::pair<const char*, int> pins[] = {
-      {kPolicyV4Pin, policy_v4_.get()},   {kPolicyV6Pin, policy_v6_.get()},
-      {kConfigPin, config_.get()},        {kStatsPin, stats_.get()},
-      {kIngressPin, ingress_link_.get()}, {kEgressPin, egress_link_.get()},
-  };
   std::vector<std::string> repaired;
-  for (const auto& [name, fd] : pins) {
+  for (const auto& [name, fd] : Pinned()) {
     const std::string path = PinPath(pin_dir_, name);
     if (std::filesystem::exists(path, ec)) continue;
     if (bpf_obj_pin(fd, path.c_str()) != 0) return ErrnoStatus(errno, absl::StrCat("pin ", path));
@@ -224,6 +233,8 @@ absl::StatusOr<Scope> Scope::Adopt(const ScopeSpec& spec, const std::string& cgr
                                    PinPath(pin_dir, kEgressPin)));
   GK_ASSIGN_OR_RETURN(scope.policy_v4_, OpenPin(pin_dir, kPolicyV4Pin));
   GK_ASSIGN_OR_RETURN(scope.policy_v6_, OpenPin(pin_dir, kPolicyV6Pin));
+  GK_ASSIGN_OR_RETURN(scope.allow_cache_v4_, OpenPin(pin_dir, kAllowCacheV4Pin));
+  GK_ASSIGN_OR_RETURN(scope.allow_cache_v6_, OpenPin(pin_dir, kAllowCacheV6Pin));
   GK_ASSIGN_OR_RETURN(scope.config_, OpenPin(pin_dir, kConfigPin));
   GK_ASSIGN_OR_RETURN(scope.stats_, OpenPin(pin_dir, kStatsPin));
   gk_config old{};
@@ -231,17 +242,59 @@ absl::StatusOr<Scope> Scope::Adopt(const ScopeSpec& spec, const std::string& cgr
   if (bpf_map_lookup_elem(scope.config_.get(), &zero, &old) != 0) {
     return ErrnoStatus(errno, absl::StrCat("scope ", spec.name, ": read config"));
   }
-  scope.policy_generation_ = old.policy_generation;  // the memos in place refer to it
-  scope.memo_ = (old.flags & GK_CFG_MEMO) != 0;
+  scope.policy_generation_ = old.policy_generation;  // the caches in place refer to it
+  scope.allow_cache_ = (old.flags & GK_CFG_ALLOW_CACHE) != 0;
   GK_RETURN_IF_ERROR(scope.WriteConfig(cgroup2_mount));
   return scope;
 }
 
+absl::Status Scope::UpdateConfig(const std::function<void(gk_config&)>& modify,
+                                 absl::string_view what) {
+  const __u32 zero = 0;
+  gk_config cfg{};
+  if (bpf_map_lookup_elem(config_.get(), &zero, &cfg) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": read config", what));
+  }
+  modify(cfg);
+  if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": write config", what));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scope::ResetAllowCaches(const std::array<bool, 2>& on) {
+  const __u32 zero = 0;
+  const std::array<int, 2> outer = {allow_cache_v4_.get(), allow_cache_v6_.get()};
+  for (int family = 0; family < 2; ++family) {
+    if (!on[family]) {
+      // Frees what the old cache holds (a hash's buckets alone take 16 bytes per entry it may
+      // hold); the programs skip a family without a cache.
+      if (bpf_map_delete_elem(outer[family], &zero) != 0 && errno != ENOENT) {
+        return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": remove an allow cache"));
+      }
+      continue;
+    }
+    GK_ASSIGN_OR_RETURN(UniqueFd cache, CreateAllowCache(spec_.name, family == 1));
+    int fd = cache.get();
+    if (bpf_map_update_elem(outer[family], &zero, &fd, BPF_ANY) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in an allow cache"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
-  // Issued before anything can fail and never reused: memos made from tries of an attempt that
-  // was rolled back then cannot match a later policy.
+  // Issued before anything can fail and never reused: verdicts cached from tries of an attempt
+  // that was rolled back then cannot match a later policy.
   const uint64_t generation = NextGeneration(policy_generation_);
   GK_ASSIGN_OR_RETURN(PolicyTries tries, BuildPolicyTries(policy, generation, spec_.name));
+  // Empty caches first: what they held was of the old generation, which stops counting below.
+  // Caches never decide alone (a hit needs the current generation), so a failure here changes
+  // no verdict and leaves the old policy in place.
+  const std::array<bool, 2> deep = {policy.v4.size() >= spec_.allow_cache_min_prefixes,
+                                    policy.v6.size() >= spec_.allow_cache_min_prefixes};
+  const bool cache = deep[0] || deep[1];
+  GK_RETURN_IF_ERROR(ResetAllowCaches(deep));
   const __u32 zero = 0;
   // Remember the trie in place so a failed second swap can put the first one back.
   __u32 old_v4_id = 0;
@@ -252,7 +305,7 @@ absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
   }
   fd = tries.v6.get();
   if (bpf_map_update_elem(policy_v6_.get(), &zero, &fd, BPF_ANY) != 0) {
-    const absl::Status failed =
+    absl::Status failed =
         ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in the IPv6 policy"));
     if (had_v4) {
       UniqueFd old(bpf_map_get_fd_by_id(old_v4_id));
@@ -266,38 +319,26 @@ absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
     }
     return failed;
   }
-  // Only now: a memo of the new generation is made from the new tries alone, while the old
-  // generation still matches memos of the old policy until this write lands.
-  gk_config cfg{};
-  if (bpf_map_lookup_elem(config_.get(), &zero, &cfg) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name,
-                                           ": read config (the new policy is in place, but "
-                                           "connections may keep verdicts of the old one)"));
-  }
-  const bool memo = std::max(policy.v4.size(), policy.v6.size()) >= spec_.memo_min_prefixes;
-  cfg.policy_generation = generation;
-  cfg.flags = memo ? (cfg.flags | GK_CFG_MEMO) : (cfg.flags & ~GK_CFG_MEMO);
-  if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name,
-                                           ": write config (the new policy is in place, but "
-                                           "connections may keep verdicts of the old one)"));
-  }
+  // Only now: a verdict of the new generation is cached from the new tries alone, while the old
+  // generation still matches cached verdicts of the old policy until this write lands.
+  GK_RETURN_IF_ERROR(UpdateConfig(
+      [&](gk_config& cfg) {
+        cfg.policy_generation = generation;
+        cfg.flags = cache ? (cfg.flags | GK_CFG_ALLOW_CACHE) : (cfg.flags & ~GK_CFG_ALLOW_CACHE);
+      },
+      " (the new policy is in place, but peers may keep verdicts of the old one)"));
   policy_generation_ = generation;
-  memo_ = memo;
+  allow_cache_ = cache;
   return absl::OkStatus();
 }
 
 absl::Status Scope::SetBoundDevice(std::optional<uint32_t> ifindex) {
-  const __u32 zero = 0;
-  gk_config cfg{};
-  if (bpf_map_lookup_elem(config_.get(), &zero, &cfg) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": read config"));
-  }
-  cfg.flags = ifindex ? (cfg.flags | GK_CFG_BIND_DEVICE) : (cfg.flags & ~GK_CFG_BIND_DEVICE);
-  cfg.bound_ifindex = ifindex.value_or(0);
-  if (bpf_map_update_elem(config_.get(), &zero, &cfg, BPF_ANY) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": write config"));
-  }
+  GK_RETURN_IF_ERROR(UpdateConfig(
+      [&](gk_config& cfg) {
+        cfg.flags = ifindex ? (cfg.flags | GK_CFG_BIND_DEVICE) : (cfg.flags & ~GK_CFG_BIND_DEVICE);
+        cfg.bound_ifindex = ifindex.value_or(0);
+      },
+      ""));
   spec_.bound_ifindex = ifindex;
   return absl::OkStatus();
 }

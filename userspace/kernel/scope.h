@@ -5,15 +5,20 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/unique_fd.h"
 #include "policy/compiler.h"
+
+struct gk_config;  // gate_abi.h
 
 namespace gatekeeper::kernel {
 
@@ -34,9 +39,9 @@ struct ScopeSpec {
   // Gate scope: accept ingress only from this device; 0 = the device is away (nothing gets in).
   std::optional<uint32_t> bound_ifindex;
   EventLimit events;
-  // Sockets memoize their verdicts while the policy has at least this many prefixes in a
-  // family: below it, a trie walk costs less than making a socket's memo (see gk-prog-cost).
-  size_t memo_min_prefixes = 1024;
+  // A family's allowed peers are cached while the policy has at least this many prefixes in that
+  // family: below it, a trie walk costs less than a hash lookup (see gk-prog-cost).
+  size_t allow_cache_min_prefixes = 1024;
 };
 
 struct Counter {
@@ -77,8 +82,8 @@ class Scope {
 
   // Builds the new tries fully, then swaps each family's trie in with one outer-map slot update:
   // every packet is judged by the old policy or the new one, never by none or both. Then the new
-  // generation goes into the config, which voids every socket's memoized verdict. On error the
-  // old policy stays in place.
+  // generation goes into the config, which voids every cached verdict; the caches themselves are
+  // replaced by empty ones first. On error the old policy stays in place.
   absl::Status ReplacePolicy(const policy::CompiledPolicy& policy);
   absl::Status SetBoundDevice(std::optional<uint32_t> ifindex);
 
@@ -98,6 +103,12 @@ class Scope {
  private:
   Scope() = default;
   absl::Status WriteConfig(const std::string& cgroup2_mount);
+  // Read-modify-write of the config map; `what` names the step in errors.
+  absl::Status UpdateConfig(const std::function<void(gk_config&)>& modify, absl::string_view what);
+  // Swaps in an empty allow cache per family where `on` says so, and removes the others.
+  absl::Status ResetAllowCaches(const std::array<bool, 2>& on);
+  // Every object pinned in the scope's directory, by pin name.
+  std::vector<std::pair<const char*, int>> Pinned() const;
 
   ScopeSpec spec_;
   std::string pin_dir_;
@@ -106,11 +117,13 @@ class Scope {
   common::UniqueFd egress_link_;
   common::UniqueFd policy_v4_;
   common::UniqueFd policy_v6_;
+  common::UniqueFd allow_cache_v4_;  // outer maps: one slot each, see gate.bpf.c
+  common::UniqueFd allow_cache_v6_;
   common::UniqueFd config_;
   common::UniqueFd stats_;
   // The generation of the policy in place (gk_config.policy_generation); 0 before the first.
   uint64_t policy_generation_ = 0;
-  bool memo_ = false;  // GK_CFG_MEMO, as in the config map
+  bool allow_cache_ = false;  // GK_CFG_ALLOW_CACHE, as in the config map
 };
 
 }  // namespace gatekeeper::kernel
