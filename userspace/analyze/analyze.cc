@@ -25,7 +25,7 @@ absl::StatusOr<Report> Analyze(const Options& options) {
   GK_ASSIGN_OR_RETURN(DeviceOrigins origins,
                       DeviceOrigins::Load(fs, options.device_created_by, &loader.warnings()));
   std::vector<std::string> start = options.units;
-  if (start.empty()) start.push_back("default.target");
+  if (start.empty()) start.emplace_back("default.target");
   for (const std::string& name : start) {
     if (!IsValidUnitName(name) || IsTemplate(name)) {
       return absl::InvalidArgumentError(absl::StrCat("\"", name, "\" is not a unit name"));
@@ -38,9 +38,12 @@ absl::StatusOr<Report> Analyze(const Options& options) {
     report.start.push_back(u.name);
   }
   const Model model = BuildModel(loader, report.start);
-  report.findings = FindCycles(model);
+  CycleFindings cycles = FindCycles(model, options.cycle_limits);
+  report.findings = std::move(cycles.findings);
+  report.cycle_limit = options.cycle_limits.max_cycles;
+  report.cut_short = std::move(cycles.cut_short);
   for (Finding& f : FindStalls(model, origins)) report.findings.push_back(std::move(f));
-  for (Finding& f : report.findings) SuggestFixes(loader, model, options.suggest_gate, &f);
+  SuggestFixes(loader, model, options.suggest_gate, &report.findings);
   report.units_loaded = loader.loaded_count();
   report.transaction_size = model.transaction.size();
   report.warnings = std::move(loader.warnings());

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "analyze/cycle_search.h"
 #include "analyze/dependency_graph.h"
 #include "analyze/device_origin.h"
 #include "analyze/graph_builder.h"
@@ -41,8 +42,13 @@ struct Finding {
   std::vector<Fix> fixes;
 };
 
-// One shortest cycle per strongly connected component of the ordering graph.
-std::vector<Finding> FindCycles(const Model& model);
+struct CycleFindings {
+  std::vector<Finding> findings;  // in SearchCycles' order
+  std::vector<CutShortSet> cut_short;
+};
+
+// Every elementary ordering cycle, as far as `limits` allow (see cycle_search.h).
+CycleFindings FindCycles(const Model& model, const CycleLimits& limits = {});
 std::vector<Finding> FindStalls(const Model& model, const DeviceOrigins& origins);
 
 }  // namespace gatekeeper::analyze

@@ -1,5 +1,6 @@
 // Text and JSON renderings of a Report (declared in analyze.h).
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "analyze/analyze.h"
 
@@ -14,6 +15,23 @@ std::string Indent(const std::string& text, const std::string& prefix) {
     absl::StrAppend(&out, line.empty() ? "" : prefix, line, "\n");
   }
   return out;
+}
+
+// Says which strongly connected sets hold cycles beyond those listed: the operator fixes the
+// listed ones and runs again rather than believing the list complete.
+std::string CutShortText(const Report& r) {
+  if (r.cut_short.empty()) return "";
+  std::string out = absl::StrCat("cycles cut short in ", r.cut_short.size(),
+                                 " strongly connected set(s) of units (at most ", r.cycle_limit,
+                                 " cycles are listed, and the search is bounded):\n");
+  for (const CutShortSet& c : r.cut_short) {
+    absl::StrAppend(&out, "  ",
+                    c.more_exist ? "more cycles exist among these "
+                                 : "the search stopped before it had every cycle among these ",
+                    c.units.size(), " units: ", absl::StrJoin(c.units, ", "),
+                    "; fix the ones above and run again\n");
+  }
+  return out + "\n";
 }
 
 }  // namespace
@@ -40,6 +58,7 @@ std::string RenderText(const Report& r) {
     }
     out += "\n";
   }
+  out += CutShortText(r);
   absl::StrAppend(&out, r.findings.empty() ? "no ordering cycles or device stalls" : "found ",
                   r.findings.empty() ? "" : absl::StrCat(r.findings.size(), " problem(s)"),
                   " in the start transaction of ", r.transaction_size, " units from ",
@@ -81,6 +100,13 @@ nlohmann::json RenderJson(const Report& r) {
                              {"note", x.note}});
     }
     j["findings"].push_back(std::move(jf));
+  }
+  j["cycle_limit"] = r.cycle_limit;
+  j["cut_short_sets"] = r.cut_short.size();
+  j["cut_short"] = nlohmann::json::array();
+  for (const CutShortSet& c : r.cut_short) {
+    j["cut_short"].push_back(
+        {{"units", c.units}, {"cycles_listed", c.listed}, {"more_cycles_exist", c.more_exist}});
   }
   j["warnings"] = nlohmann::json::array();
   for (const Warning& w : r.warnings) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "tests/unit/analyze/analysis_helpers.h"
 #include "tests/unit/analyze/test_root.h"
 
 namespace gatekeeper::analyze {
@@ -16,19 +17,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
-
-Report RunAnalysis(const std::string& root, Options o = {}) {
-  o.root = root;
-  absl::StatusOr<Report> r = Analyze(o);
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : Report{};
-}
-
-std::vector<std::string> Links(const Finding& f) {
-  std::vector<std::string> out;
-  for (const Step& s : f.chain) out.push_back(s.from + " --" + s.relation + "--> " + s.to);
-  return out;
-}
 
 TEST(AnalyzeTest, WireGuardSocketStall) {
   TestRoot t;
