@@ -136,9 +136,9 @@ void DaemonDirs::RemoveCgroups(std::vector<std::string>& problems) {
   for (const std::string& cg : cgroups) {
     std::error_code ec;
     if (!std::filesystem::exists(cg, ec)) continue;
-    // The daemon removes its gate cgroups on a graceful stop; what it cannot remove is the
-    // supervisor cgroup it lived in, and the base above it.
-    if (cg != cgroup_base_ && cg != cgroup_base_ + "/supervisor" && cg != host_cgroup_) {
+    // A graceful stop removes every cgroup the daemon made, supervisor included; the base stays
+    // when it was there before the daemon (made here), and the host cgroup is ours.
+    if (cg != cgroup_base_ && cg != host_cgroup_) {
       problems.push_back(absl::StrCat("the daemon left cgroup ", cg));
     }
     if (const std::string pids = Pids(cg); !pids.empty()) {

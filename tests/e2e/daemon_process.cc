@@ -82,8 +82,9 @@ DaemonProcess::~DaemonProcess() {
       (void)c->WaitEmpty(absl::Seconds(5));
     }
   }
-  // The daemon removes its gates, scopes and pins; what remains is the supervisor cgroup it
-  // lived in and the base.
+  // A graceful stop leaves nothing; this is for the tests that fail, kill the daemon, make the
+  // base themselves or start the daemon inside it (then supervisor and base stay, as under
+  // systemd).
   (void)kernel::RemoveCgroupTree(cgroup_base_);
   std::filesystem::remove_all(bpffs_dir_);
   std::filesystem::remove_all(absl::StrCat("/tmp/gk-test-", tag_));
@@ -124,7 +125,12 @@ bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout)
       "--runtime-dir",    runtime_dir_,
       "--cgroup-base",    cgroup_base_,
       "--bpffs-dir",      bpffs_dir_};
-  std::vector<std::string> full = argv;
+  std::vector<std::string> full;
+  if (!start_cgroup_.empty()) {
+    // The shell moves itself (echo is a builtin) and then becomes nsenter, then gatekeeper.
+    full = {"/bin/sh", "-c", R"(echo 0 >"$0" && exec "$@")", start_cgroup_ + "/cgroup.procs"};
+  }
+  full.insert(full.end(), argv.begin(), argv.end());
   full.insert(full.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> args;
   for (const std::string& a : full) args.push_back(const_cast<char*>(a.c_str()));
@@ -143,7 +149,7 @@ bool DaemonProcess::Start(const Netns& netns, std::chrono::milliseconds timeout)
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  const int err = posix_spawnp(&pid_, "nsenter", &actions, nullptr, args.data(), env.data());
+  const int err = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) return false;
 
@@ -197,14 +203,27 @@ bool DaemonProcess::WaitGateState(const std::string& gate, const std::string& st
 }
 
 int DaemonProcess::Stop() {
+  exit_cgroup_.clear();
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
-  int status = 0;
-  bool exited =
-      WaitFor([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(15));
+  // Waited for without reaping: a zombie still shows the cgroup it exited in.
+  siginfo_t info{};
+  bool exited = WaitFor(
+      [&] {
+        info.si_pid = 0;
+        return ::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+               info.si_pid == pid_;
+      },
+      std::chrono::seconds(15));
   if (!exited) {
     Kill();
     return -1;
+  }
+  if (auto cgroup2 = kernel::ReadCgroup2Mount(); cgroup2.ok()) {
+    if (auto cg = kernel::CgroupOfProcess(*cgroup2, pid_); cg.ok()) exit_cgroup_ = *cg;
+  }
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

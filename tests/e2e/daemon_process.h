@@ -34,6 +34,9 @@ class DaemonProcess {
   void RemoveConfig(const std::string& name) const;
   // Extra `gatekeeper run` arguments for the next Start (e.g. --metrics-listen).
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // A cgroup (which must exist) the next Start runs the daemon in, as systemd runs a unit in its
+  // own; empty: the test's cgroup.
+  void set_start_cgroup(std::string path) { start_cgroup_ = std::move(path); }
 
   // Starts the daemon inside `netns`; true once it sent READY=1. Also after Kill(): the new
   // daemon finds what the killed one left.
@@ -50,6 +53,8 @@ class DaemonProcess {
                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // SIGTERM, then waits for the exit; returns the exit status (-1 if it had to be killed).
   int Stop();
+  // The cgroup the daemon was in when it exited after the last Stop() ("" if unknown).
+  const std::string& exit_cgroup() const { return exit_cgroup_; }
   void Kill();  // SIGKILL, reaped
   pid_t pid() const { return pid_; }
   // Everything the daemon logged so far.
@@ -68,6 +73,8 @@ class DaemonProcess {
   void StopDrain();
 
   std::vector<std::string> extra_args_;
+  std::string start_cgroup_;
+  std::string exit_cgroup_;
   pid_t pid_ = -1;
   // After READY=1 the daemon keeps sending STATUS= lines; like systemd, we read them all, or its
   // blocking sd_notify() would stall once the socket's queue is full.

@@ -21,14 +21,17 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "daemon/control_client.h"
 #include "daemon/denial_log.h"
 #include "gtest/gtest.h"
 #include "kernel/cgroup.h"
+#include "kernel/mountinfo.h"
 #include "tests/e2e/daemon_fixture.h"
 
 namespace gatekeeper::testing {
@@ -366,9 +369,97 @@ TEST_F(OperateTest, SigkillDuringTrafficNeverLetsADeniedPeerThrough) {
   EXPECT_FALSE(std::filesystem::exists(pin_dir)) << pin_dir;
   EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(pin_dir).parent_path()))
       << std::filesystem::path(pin_dir).parent_path();
-  // Only the supervisor cgroup the daemon lived in is left (DaemonProcess removes it).
-  EXPECT_EQ(kernel::ChildCgroups(daemon_->cgroup_base()),
-            std::vector<std::string>{daemon_->cgroup_base() + "/supervisor"});
+  // The base was made by the first daemon, which was killed; the last one still knows it for
+  // gatekeeper's and removes it.
+  EXPECT_FALSE(std::filesystem::exists(daemon_->cgroup_base()))
+      << absl::StrJoin(kernel::ChildCgroups(daemon_->cgroup_base()), " ");
+}
+
+// The cgroup v2 path of the test process itself.
+std::string OwnCgroup() {
+  absl::StatusOr<std::string> mount = kernel::ReadCgroup2Mount();
+  if (!mount.ok()) return mount.status().ToString();
+  absl::StatusOr<std::string> own = kernel::CgroupOfProcess(*mount, 0);
+  return own.ok() ? *own : own.status().ToString();
+}
+
+TEST_F(OperateTest, GracefulStopRemovesTheCgroupBaseItMade) {
+  if (!srv_) return;
+  const std::string own = OwnCgroup();
+  StartDaemon(
+      {{"svc.gate", absl::StrCat("[Socket]\nListenStream=", kServer, ":8443\n[Service]\n",
+                                 "ExecStart=", TestServiceBinary(), "\nStart=immediately\n")}},
+      "svc", "running");
+  const std::string base = daemon_->cgroup_base();
+  ASSERT_TRUE(std::filesystem::exists(base + "/supervisor"));
+  ASSERT_TRUE(std::filesystem::exists(base + "/gates/svc.service"));
+
+  EXPECT_EQ(daemon_->Stop(), 0);
+  // Back where it was started before it exited, so that nothing of the base had to stay.
+  EXPECT_EQ(daemon_->exit_cgroup(), own);
+  EXPECT_FALSE(std::filesystem::exists(base)) << absl::StrJoin(kernel::ChildCgroups(base), " ");
+  EXPECT_EQ(OwnCgroup(), own);
+}
+
+TEST_F(OperateTest, GracefulStopKeepsACgroupBaseThatWasThereBefore) {
+  if (!srv_) return;
+  const std::string own = OwnCgroup();
+  daemon_ = std::make_unique<DaemonProcess>(std::map<std::string, std::string>{
+      {"web.gate", absl::StrCat("[Socket]\nListenStream=", kServer, ":8080\n")}});
+  const std::string base = daemon_->cgroup_base();
+  // The operator's: DaemonProcess removes it whatever happens.
+  ASSERT_TRUE(kernel::Cgroup::CreateOrOpen(base).ok());
+  ASSERT_TRUE(daemon_->Start(*srv_));
+  ASSERT_TRUE(daemon_->WaitGateState("web", "listening"));
+
+  EXPECT_EQ(daemon_->Stop(), 0);
+  EXPECT_EQ(daemon_->exit_cgroup(), own);
+  EXPECT_TRUE(std::filesystem::exists(base));
+  EXPECT_EQ(kernel::ChildCgroups(base), std::vector<std::string>{});
+  EXPECT_EQ(OwnCgroup(), own);
+}
+
+TEST_F(OperateTest, GracefulStopAfterItsStartCgroupVanishedWarnsAndLeavesSupervisor) {
+  if (!srv_) return;
+  daemon_ = std::make_unique<DaemonProcess>(std::map<std::string, std::string>{
+      {"web.gate", absl::StrCat("[Socket]\nListenStream=", kServer, ":8080\n")}});
+  const std::string base = daemon_->cgroup_base();
+  const std::string origin = base + "-origin";  // outside the base, still a gk-test-* name
+  // Also when the test fails before the daemon left it: a cgroup with a process inside stays.
+  absl::Cleanup remove_origin = [&] {
+    daemon_->Kill();
+    (void)kernel::RemoveCgroupTree(origin);
+  };
+  ASSERT_TRUE(kernel::Cgroup::CreateOrOpen(origin).ok());
+  daemon_->set_start_cgroup(origin);
+  ASSERT_TRUE(daemon_->Start(*srv_));
+  ASSERT_TRUE(daemon_->WaitGateState("web", "listening"));
+  ASSERT_TRUE(kernel::RemoveCgroupTree(origin).ok());  // empty: the daemon is in supervisor
+
+  EXPECT_EQ(daemon_->Stop(), 0);
+  EXPECT_EQ(daemon_->exit_cgroup(), base + "/supervisor");
+  EXPECT_EQ(kernel::ChildCgroups(base), std::vector<std::string>{base + "/supervisor"});
+  const std::string log = daemon_->Log();
+  EXPECT_TRUE(absl::StrContains(
+      log, absl::StrCat("<4>the cgroup the daemon was started in, ", origin, ", no longer exists")))
+      << log;
+}
+
+// As under systemd, where the base is the unit's cgroup the daemon starts in: the daemon stays in
+// supervisor until it exits, and systemd removes the unit's cgroup afterwards.
+TEST_F(OperateTest, GracefulStopLeavesABaseTheDaemonWasStartedIn) {
+  if (!srv_) return;
+  daemon_ = std::make_unique<DaemonProcess>(std::map<std::string, std::string>{
+      {"web.gate", absl::StrCat("[Socket]\nListenStream=", kServer, ":8080\n")}});
+  const std::string base = daemon_->cgroup_base();
+  ASSERT_TRUE(kernel::Cgroup::CreateOrOpen(base).ok());
+  daemon_->set_start_cgroup(base);
+  ASSERT_TRUE(daemon_->Start(*srv_));
+  ASSERT_TRUE(daemon_->WaitGateState("web", "listening"));
+
+  EXPECT_EQ(daemon_->Stop(), 0);
+  EXPECT_EQ(daemon_->exit_cgroup(), base + "/supervisor");
+  EXPECT_EQ(kernel::ChildCgroups(base), std::vector<std::string>{base + "/supervisor"});
 }
 
 TEST_F(OperateTest, DenialFloodGivesBoundedLogLinesAndExactCounters) {

@@ -30,6 +30,8 @@ void Log(const std::string& line) {
 
 namespace {
 
+void WarnLog(const std::string& line) { Log("<4>" + line); }
+
 ListenerOptions OptionsFor(const config::SocketConfig& s) {
   ListenerOptions o;
   o.device = s.bind_to_device;
@@ -89,15 +91,11 @@ absl::Status Daemon::Setup() {
                      ":", metrics_http_->port(), "/metrics"));
   }
   kernel::LiveKernelProbe probe;
-  GK_ASSIGN_OR_RETURN(engine_,
-                      kernel::Engine::Open({.bpffs_dir = options_.bpffs_dir,
-                                            .warn = [](const std::string& m) { Log("<4>" + m); }},
-                                           probe));
+  GK_ASSIGN_OR_RETURN(
+      engine_, kernel::Engine::Open({.bpffs_dir = options_.bpffs_dir, .warn = WarnLog}, probe));
   GK_ASSIGN_OR_RETURN(layout_.base,
                       ChooseCgroupBase(engine_->cgroup2_mount(), options_.cgroup_base));
-  GK_ASSIGN_OR_RETURN(kernel::Cgroup supervisor,
-                      kernel::Cgroup::CreateOrOpen(layout_.supervisor()));
-  GK_RETURN_IF_ERROR(supervisor.AddProcess(0));
+  GK_RETURN_IF_ERROR(EnterSupervisor(engine_->cgroup2_mount(), layout_, WarnLog));
   GK_ASSIGN_OR_RETURN(kernel::Cgroup gates_cgroup, kernel::Cgroup::CreateOrOpen(layout_.gates()));
   // Before anything listens: a previous daemon's services still hold its listeners.
   GK_RETURN_IF_ERROR(KillLeftoverServices());
@@ -418,7 +416,8 @@ absl::Status Daemon::Run() {
   sources_.clear();
   links_.reset();
   GK_RETURN_IF_ERROR(engine_->RemoveAll());
-  return kernel::RemoveCgroupTree(layout_.gates());
+  GK_RETURN_IF_ERROR(kernel::RemoveCgroupTree(layout_.gates()));
+  return LeaveSupervisor(layout_, WarnLog);
 }
 
 absl::Status RunDaemon(const DaemonOptions& options) {

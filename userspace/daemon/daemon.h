@@ -19,9 +19,9 @@ struct DaemonOptions {
   std::string metrics_listen;  // ADDR:PORT for HTTP /metrics; empty: not served
 };
 
-// Runs until SIGTERM/SIGINT (SIGHUP reloads); then stops the services and removes what it made. An
-// error before READY=1 (bad configuration, missing kernel feature) is returned with its
-// explanation.
+// Runs until SIGTERM/SIGINT (SIGHUP reloads); then stops the services, removes what it made and
+// returns to the cgroup it was started in (see LeaveSupervisor). An error before READY=1 (bad
+// configuration, missing kernel feature) is returned with its explanation.
 absl::Status RunDaemon(const DaemonOptions& options);
 
 }  // namespace gatekeeper::daemon

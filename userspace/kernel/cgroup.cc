@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,10 +36,11 @@ absl::StatusOr<Cgroup> Cgroup::Open(const std::string& path) {
   return Cgroup(path, std::move(fd), st.st_ino);
 }
 
-absl::StatusOr<Cgroup> Cgroup::CreateOrOpen(const std::string& path) {
+absl::StatusOr<Cgroup> Cgroup::CreateOrOpen(const std::string& path, bool* created) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
+  const bool made = std::filesystem::create_directories(path, ec);
   if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create cgroup ", path));
+  if (created != nullptr) *created = made;
   return Open(path);
 }
 
@@ -116,6 +118,19 @@ absl::Status Cgroup::WaitEmpty(absl::Duration timeout) const {
     pollfd p{events.get(), POLLPRI, 0};
     ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
   }
+}
+
+absl::Status Cgroup::SetXattr(const std::string& name, const std::string& value) const {
+  if (::fsetxattr(fd_.get(), name.c_str(), value.data(), value.size(), 0) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("set extended attribute ", name, " of cgroup ", path_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Cgroup::HasXattr(const std::string& name) const {
+  if (::fgetxattr(fd_.get(), name.c_str(), nullptr, 0) >= 0) return true;
+  if (errno == ENODATA) return false;
+  return ErrnoStatus(errno, absl::StrCat("read extended attribute ", name, " of cgroup ", path_));
 }
 
 absl::Status RemoveCgroupTree(const std::string& path) {

@@ -19,8 +19,9 @@ class Cgroup {
  public:
   // Opens an existing cgroup directory (an absolute path inside the cgroup v2 mount).
   static absl::StatusOr<Cgroup> Open(const std::string& path);
-  // Creates the directory and any missing parents, then opens it. Existing ones are fine.
-  static absl::StatusOr<Cgroup> CreateOrOpen(const std::string& path);
+  // Creates the directory and any missing parents, then opens it. Existing ones are fine;
+  // `created` (when given) tells whether the directory itself was made by this call.
+  static absl::StatusOr<Cgroup> CreateOrOpen(const std::string& path, bool* created = nullptr);
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
@@ -35,6 +36,13 @@ class Cgroup {
   // Waits until no process is left inside (cgroup.events "populated 0"), woken by the kernel's
   // change notification on that file; DeadlineExceeded after `timeout`.
   absl::Status WaitEmpty(absl::Duration timeout) const;
+
+  // Extended attributes of the directory; they live exactly as long as the cgroup. Names in the
+  // "trusted." namespace can be set and read only with CAP_SYS_ADMIN, so an unprivileged user
+  // cannot forge or see them.
+  absl::Status SetXattr(const std::string& name, const std::string& value) const;
+  // False when the attribute is not set.
+  absl::StatusOr<bool> HasXattr(const std::string& name) const;
 
  private:
   Cgroup(std::string path, common::UniqueFd fd, uint64_t id)

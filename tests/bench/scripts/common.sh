@@ -7,7 +7,7 @@ bench_namespaces=()
 bench_pids=()
 bench_dirs=()
 bench_cgroups=()
-cgroup2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+cgroup2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 [[ -n "$cgroup2" ]] || { echo "bench: no cgroup v2 mount" >&2; exit 1; }
 
 bench_cleanup() {
