@@ -2,8 +2,10 @@
 #include "analyze/unit_loader.h"
 
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/unit/analyze/test_root.h"
@@ -101,13 +103,38 @@ TEST(UnitLoaderTest, LoopsDirectoriesAndUnreadableFilesAreWarnings) {
   EXPECT_THAT(w, HasSubstr("symlink loop"));
   EXPECT_THAT(w, HasSubstr("dir.service: warning: is a directory"));
   EXPECT_THAT(w, HasSubstr("dangling symlink"));
-  if (geteuid() == 0) {
-    // root reads a mode-000 file anyway: this sub-check only means something for other users.
-    GTEST_LOG_(INFO) << "running as root: the unreadable-file check is skipped";
-  } else {
+  if (geteuid() != 0) {
     EXPECT_EQ(l.Load("secret.service").state, LoadState::kError);
     EXPECT_THAT(AllWarnings(l), HasSubstr("secret.service: warning: unreadable"));
   }
+}
+
+// Root reads a mode-000 file anyway, so the unreadable case runs as "nobody" in a child process
+// (the suite runs as root). The child reports through its exit status.
+TEST(UnitLoaderTest, UnreadableFileIsAWarningForAnyUser) {
+  TestRoot t;
+  t.Write("/etc/systemd/system/secret.service", "[Unit]\n");
+  ASSERT_EQ(chmod((t.dir() + "/etc/systemd/system/secret.service").c_str(), 0), 0);
+  ASSERT_EQ(chmod(t.dir().c_str(), 0755), 0);  // mkdtemp made it 0700
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    constexpr uid_t kNobody = 65534;
+    if (geteuid() == 0 &&
+        (setgroups(0, nullptr) != 0 || setresgid(kNobody, kNobody, kNobody) != 0 ||
+         setresuid(kNobody, kNobody, kNobody) != 0)) {
+      _exit(3);
+    }
+    RootFs fs(t.dir());
+    UnitLoader l(fs);
+    if (l.Load("secret.service").state != LoadState::kError) _exit(1);
+    _exit(AllWarnings(l).find("secret.service: warning: unreadable") == std::string::npos ? 2 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "1: not an error, 2: no 'unreadable' warning, 3: could not become nobody";
 }
 
 }  // namespace
