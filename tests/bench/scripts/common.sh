@@ -12,6 +12,8 @@ cgroup2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgro
 
 bench_cleanup() {
   local pid ns d
+  # The packet part may have turned on kernel.bpf_stats_enabled (--bpf-stats).
+  if [[ -n "${pp_bpf_stats_was:-}" ]]; then sysctl -q kernel.bpf_stats_enabled="$pp_bpf_stats_was"; fi
   for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   for ns in "${bench_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done

@@ -76,6 +76,29 @@ pp_ready() {
   done
 }
 
+# pp_prog_snapshot FILE: run count and run time of every gatekeeper program (kernel.bpf_stats).
+pp_prog_snapshot() {
+  bpftool prog show --json |
+    jq -r '.[] | select(.name == "gk_ingress" or .name == "gk_egress") |
+           "\(.id) \(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort -k1,1 >"$1"
+}
+
+# pp_prog_record CONFIG ROUND BEFORE AFTER: ns per run of each direction's programs, over the
+# programs that ran between the two snapshots (warm-up included).
+pp_prog_record() {
+  local c=$1 r=$2 line
+  while read -r line; do
+    record prog "$c" "$r" ${line}
+  done < <(join "$3" "$4" | awk '
+      { runs[$2] += $6 - $3; ns[$2] += $7 - $4 }
+      END {
+        for (d in runs) if (runs[d] > 0) {
+          dir = d == "gk_ingress" ? "ingress" : "egress"
+          printf "%s_ns_per_run,%.1f\n", dir, ns[d] / runs[d]
+        }
+      }' | tr ',' ' ')
+}
+
 packet_path() {
   local configs=("$@") i r k
   echo "== packet path: ${configs[*]} (${pp_rounds} rounds, ${pp_seconds} s each) =="
@@ -85,19 +108,30 @@ packet_path() {
     pp_ready "$i"
     echo "  set up ${configs[$i]} in $(ms_since "$t0") ms"
   done
+  if ((pp_bpf_stats)); then
+    # Costs a little per program run, the same for every gatekeeper configuration; restored on exit.
+    pp_bpf_stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+    sysctl -q kernel.bpf_stats_enabled=1
+  fi
   for ((r = 1; r <= pp_rounds; r++)); do
     for ((k = 0; k < ${#configs[@]}; k++)); do
       i=$(( (k + r) % ${#configs[@]} ))
       local n="${bench_tag}p$i" c=${configs[$i]} res
+      ((pp_bpf_stats)) && pp_prog_snapshot "$out/prog-before"
       res=$("${pp_client_cpu[@]}" "$bin/gk-conn-rate" --netns "${n}c" --target 192.0.2.1:9000 \
               --seconds "$pp_seconds" --warmup 0.5 --concurrency 16)
+      if ((pp_bpf_stats)) && [[ $c == gk:* ]]; then
+        pp_prog_snapshot "$out/prog-after"
+        pp_prog_record "$c" "$r" "$out/prog-before" "$out/prog-after"
+      fi
       record rate "$c" "$r" conn_per_s "$(jq .rate <<<"$res")"
       record rate "$c" "$r" failed "$(jq .failed <<<"$res")"
       res=$("${pp_client_cpu[@]}" nsenter --net="/run/netns/${n}c" \
               iperf3 --client 192.0.2.1 --port 5201 --time "$pp_seconds" --omit 1 --json)
       record bulk "$c" "$r" gbit_per_s "$(jq '.end.sum_received.bits_per_second / 1e9' <<<"$res")"
       printf '  round %d %-10s %s conn/s %s Gbit/s\n' "$r" "$c" \
-        "$(tail -n 3 "$raw" | head -n 1 | cut -d, -f5)" "$(tail -n 1 "$raw" | cut -d, -f5)"
+        "$(grep "^rate,$c,$r,conn_per_s," "$raw" | cut -d, -f5)" "$(tail -n 1 "$raw" | cut -d, -f5)"
     done
   done
+  if ((pp_bpf_stats)); then sysctl -q kernel.bpf_stats_enabled="$pp_bpf_stats_was"; fi
 }

@@ -7,6 +7,8 @@ function baseline(bench, config) {
   if (bench == "rate" || bench == "bulk") return config == "base" ? "" : "base"
   if (bench == "reload") return config ~ /^gk:/ ? "nft:" substr(config, 4) : ""
   if (bench == "analyze") return config == "gatekeeper" ? "systemd-analyze" : ""
+  # The programs' own cost at N against the same programs at N = 1.
+  if (bench == "prog") return config ~ /^gk:/ && config != "gk:1" ? "gk:1" : ""
   return ""
 }
 function sort_values(arr, n,    i, j, t) {
