@@ -2,7 +2,11 @@
 # and bulk throughput (iperf3) from a client namespace to a server namespace over veth, for each
 # filter. Every configuration lives in its own pair of namespaces, set up once, so the rounds can
 # interleave them cheaply: round r runs every configuration, in an order rotated by r.
-#   base       no filter: the limit
+#   base       no filter: the limit, its servers in a cgroup as deep as gatekeeper's services
+#              (<cgroup2>/gk-bench-NAME/gates/rate.service), as every configuration but base-root
+#   base-root  no filter, its servers in the cgroup the benchmark runs in (often the root): what
+#              a deeper cgroup costs by itself, filter or not (per-cgroup accounting such as
+#              pressure stall information is kept at every level of the path)
 #   gk:N       gatekeeper, a gate with IPAddressDeny=any and N allow prefixes (the client's /32
 #              last, matched at full depth); iperf3 runs as the service of a second gate whose
 #              [Service] lists are the same, so its own socket is filtered by the service scope
@@ -50,14 +54,25 @@ pp_setup() {  # INDEX CONFIG
       [[ -f "$f" ]] || "$bin/gk-bench-prefixes" --count "$count" --seed 1 --format iptables >"$f"
       ip netns exec "${n}s" iptables-restore <"$f"
       ;;
-    base) ;;
+    base | base-root) ;;
     *) echo "bench: unknown configuration $2" >&2; return 1 ;;
   esac
-  # nsenter itself (not a shell function) in the background: $! is then the server's pid.
-  "${pp_server_cpu[@]}" nsenter --net="/run/netns/${n}s" \
+  local rate_cg="" bulk_cg=""
+  if [[ $kind != base-root ]]; then
+    # The cgroups gatekeeper would give the two services; no programs are attached to them.
+    rate_cg="$cgroup2/gk-bench-$n/gates/rate.service"
+    bulk_cg="$cgroup2/gk-bench-$n/gates/bulk.service"
+    bench_cgroups+=("$cgroup2/gk-bench-$n")
+    mkdir -p "$rate_cg" "$bulk_cg"
+  fi
+  # Each server execs through the chain (sh joins the cgroup, nsenter the namespace): $! is then
+  # the server's pid, and its listening socket belongs to the cgroup it was made in.
+  "${pp_server_cpu[@]}" sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+    sh "$rate_cg" nsenter --net="/run/netns/${n}s" \
     "$bin/gk-bench-server" --listen 192.0.2.1:9000 &>>"$out/servers.log" &
   bench_pids+=($!)
-  "${pp_server_cpu[@]}" nsenter --net="/run/netns/${n}s" \
+  "${pp_server_cpu[@]}" sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+    sh "$bulk_cg" nsenter --net="/run/netns/${n}s" \
     iperf3 --server --bind 192.0.2.1 --port 5201 &>>"$out/servers.log" &
   bench_pids+=($!)
 }
