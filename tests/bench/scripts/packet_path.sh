@@ -65,14 +65,13 @@ pp_setup() {  # INDEX CONFIG
     bench_cgroups+=("$cgroup2/gk-bench-$n")
     mkdir -p "$rate_cg" "$bulk_cg"
   fi
-  # Each server execs through the chain (sh joins the cgroup, nsenter the namespace): $! is then
-  # the server's pid, and its listening socket belongs to the cgroup it was made in.
-  "${pp_server_cpu[@]}" sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
-    sh "$rate_cg" nsenter --net="/run/netns/${n}s" \
+  # Each server execs through the chain (sh joins the cgroup CG unless it is empty, nsenter the
+  # namespace): $! is then the server's pid, and its listening socket belongs to that cgroup.
+  local join='[ -z "$1" ] || echo $$ >"$1/cgroup.procs" && shift && exec "$@"'
+  "${pp_server_cpu[@]}" sh -c "$join" sh "$rate_cg" nsenter --net="/run/netns/${n}s" \
     "$bin/gk-bench-server" --listen 192.0.2.1:9000 &>>"$out/servers.log" &
   bench_pids+=($!)
-  "${pp_server_cpu[@]}" sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
-    sh "$bulk_cg" nsenter --net="/run/netns/${n}s" \
+  "${pp_server_cpu[@]}" sh -c "$join" sh "$bulk_cg" nsenter --net="/run/netns/${n}s" \
     iperf3 --server --bind 192.0.2.1 --port 5201 &>>"$out/servers.log" &
   bench_pids+=($!)
 }
