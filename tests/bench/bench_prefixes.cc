@@ -238,17 +238,27 @@ int main(int argc, char** argv) {
                     "    flags interval\n    elements = {\n");
     AppendLines(&out, entries, kPerNftLine, "      ", ", ", ",\n");
     out.resize(out.size() - 2);  // a trailing comma before } is not accepted by every nft
+    // Both directions, as IPAddressAllow= and gatekeeper filter both: the service's replies go
+    // only to allowed peers.
     absl::StrAppend(&out, "\n    }\n  }\n  chain input {\n",
                     "    type filter hook input priority filter; policy accept;\n",
                     "    tcp dport { ", port_set, " } ip saddr @allow4 accept\n",
-                    "    tcp dport { ", port_set, " } drop\n  }\n}\n");
+                    "    tcp dport { ", port_set, " } drop\n  }\n");
+    absl::StrAppend(&out, "  chain output {\n",
+                    "    type filter hook output priority filter; policy accept;\n",
+                    "    tcp sport { ", port_set, " } ip daddr @allow4 accept\n",
+                    "    tcp sport { ", port_set, " } drop\n  }\n}\n");
   } else {
     std::string port_list;
     for (uint16_t port : ports) absl::StrAppend(&port_list, port_list.empty() ? "" : ",", port);
-    absl::StrAppend(&out, "*filter\n:GKBENCH - [0:0]\n-A INPUT -p tcp -m multiport --dports ",
-                    port_list, " -j GKBENCH\n");
+    // Both directions, as for nft: a chain per direction, each N rules long.
+    absl::StrAppend(&out, "*filter\n:GKBENCH - [0:0]\n:GKBENCHOUT - [0:0]\n",
+                    "-A INPUT -p tcp -m multiport --dports ", port_list, " -j GKBENCH\n",
+                    "-A OUTPUT -p tcp -m multiport --sports ", port_list, " -j GKBENCHOUT\n");
     AppendLines(&out, entries, 1, "-A GKBENCH -s ", "", " -j ACCEPT\n");
-    absl::StrAppend(&out, "-A GKBENCH -j DROP\nCOMMIT\n");
+    absl::StrAppend(&out, "-A GKBENCH -j DROP\n");
+    AppendLines(&out, entries, 1, "-A GKBENCHOUT -d ", "", " -j ACCEPT\n");
+    absl::StrAppend(&out, "-A GKBENCHOUT -j DROP\nCOMMIT\n");
   }
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
     std::fprintf(stderr, "gk-bench-prefixes: writing stdout: %s\n", std::strerror(errno));

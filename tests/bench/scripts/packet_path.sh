@@ -7,13 +7,18 @@
 #   base-root  no filter, its servers in the cgroup the benchmark runs in (often the root): what
 #              a deeper cgroup costs by itself, filter or not (per-cgroup accounting such as
 #              pressure stall information is kept at every level of the path)
+#   empty      base with programs that pass every packet attached to both servers' cgroups, as
+#              gatekeeper attaches its own: what the kernel's cgroup-bpf hooks cost by themselves,
+#              the floor of any filter built on them
 #   gk:N       gatekeeper, a gate with IPAddressDeny=any and N allow prefixes (the client's /32
 #              last, matched at full depth); iperf3 runs as the service of a second gate whose
 #              [Service] lists are the same, so its own socket is filtered by the service scope
-#   nft:N      nftables: the same N prefixes as an interval set, checked for every packet to the
-#              two ports (no conntrack shortcut, as the cgroup programs check every packet)
+#   nft:N      nftables: the same N prefixes as an interval set, checked for every packet to and
+#              from the two ports (input: source, output: destination, as gatekeeper checks both
+#              directions; no conntrack shortcut, as the cgroup programs check every packet)
 #   ipt:N      iptables (Debian 12's default, the nf_tables backend): a linear chain of N
-#              `-s PREFIX -j ACCEPT` rules, the client's last, then DROP, for every packet
+#              `-s PREFIX -j ACCEPT` rules, the client's last, then DROP, for every packet in; its
+#              mirror with `-d` for every packet out
 # Servers (and gatekeeper with its services) run on CPU 0, clients on CPU 1: left to the
 # scheduler, the two sides move between the two cores and the rates vary far more.
 pp_server_cpu=(taskset -c 0)
@@ -54,7 +59,7 @@ pp_setup() {  # INDEX CONFIG
       [[ -f "$f" ]] || "$bin/gk-bench-prefixes" --count "$count" --seed 1 --format iptables >"$f"
       ip netns exec "${n}s" iptables-restore <"$f"
       ;;
-    base | base-root) ;;
+    base | base-root | empty) ;;
     *) echo "bench: unknown configuration $2" >&2; return 1 ;;
   esac
   local rate_cg="" bulk_cg=""
@@ -64,6 +69,16 @@ pp_setup() {  # INDEX CONFIG
     bulk_cg="$cgroup2/gk-bench-$n/gates/bulk.service"
     bench_cgroups+=("$cgroup2/gk-bench-$n")
     mkdir -p "$rate_cg" "$bulk_cg"
+  fi
+  if [[ $kind == empty ]]; then
+    local pins="/sys/fs/bpf/gk-bench-$n" cg dir
+    bench_dirs+=("$pins")
+    bpftool prog loadall "$bin/bench_empty.bpf.o" "$pins"
+    for cg in "$rate_cg" "$bulk_cg"; do
+      for dir in ingress egress; do
+        bpftool cgroup attach "$cg" "$dir" pinned "$pins/gk_bench_$dir" multi
+      done
+    done
   fi
   # Each server execs through the chain (sh joins the cgroup CG unless it is empty, nsenter the
   # namespace): $! is then the server's pid, and its listening socket belongs to that cgroup.
@@ -90,10 +105,11 @@ pp_ready() {
   done
 }
 
-# pp_prog_snapshot FILE: run count and run time of every gatekeeper program (kernel.bpf_stats).
+# pp_prog_snapshot FILE: run count and run time of every gatekeeper and `empty` program
+# (kernel.bpf_stats).
 pp_prog_snapshot() {
   bpftool prog show --json |
-    jq -r '.[] | select(.name == "gk_ingress" or .name == "gk_egress") |
+    jq -r '.[] | select(.name | test("^gk_(bench_)?(ingress|egress)$")) |
            "\(.id) \(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort -k1,1 >"$1"
 }
 
@@ -107,7 +123,7 @@ pp_prog_record() {
       { runs[$2] += $6 - $3; ns[$2] += $7 - $4 }
       END {
         for (d in runs) if (runs[d] > 0) {
-          dir = d == "gk_ingress" ? "ingress" : "egress"
+          dir = d ~ /ingress$/ ? "ingress" : "egress"
           printf "%s_ns_per_run,%.1f\n", dir, ns[d] / runs[d]
         }
       }' | tr ',' ' ')
@@ -127,6 +143,8 @@ packet_path() {
     pp_bpf_stats_was=$(sysctl -n kernel.bpf_stats_enabled)
     sysctl -q kernel.bpf_stats_enabled=1
   fi
+  # A round measures every configuration's rate back to back, then every bulk rate: the samples a
+  # ratio compares lie seconds apart, and this host's speed drifts over tens of seconds.
   for ((r = 1; r <= pp_rounds; r++)); do
     for ((k = 0; k < ${#configs[@]}; k++)); do
       i=$(( (k + r) % ${#configs[@]} ))
@@ -134,17 +152,21 @@ packet_path() {
       ((pp_bpf_stats)) && pp_prog_snapshot "$out/prog-before"
       res=$("${pp_client_cpu[@]}" "$bin/gk-conn-rate" --netns "${n}c" --target 192.0.2.1:9000 \
               --seconds "$pp_seconds" --warmup 0.5 --concurrency 16)
-      if ((pp_bpf_stats)) && [[ $c == gk:* ]]; then
+      if ((pp_bpf_stats)) && [[ $c == gk:* || $c == empty ]]; then
         pp_prog_snapshot "$out/prog-after"
         pp_prog_record "$c" "$r" "$out/prog-before" "$out/prog-after"
       fi
       record rate "$c" "$r" conn_per_s "$(jq .rate <<<"$res")"
       record rate "$c" "$r" failed "$(jq .failed <<<"$res")"
+      printf '  round %d %-10s %s conn/s\n' "$r" "$c" "$(jq .rate <<<"$res")"
+    done
+    for ((k = 0; k < ${#configs[@]}; k++)); do
+      i=$(( (k + r) % ${#configs[@]} ))
+      local n="${bench_tag}p$i" c=${configs[$i]} res
       res=$("${pp_client_cpu[@]}" nsenter --net="/run/netns/${n}c" \
               iperf3 --client 192.0.2.1 --port 5201 --time "$pp_seconds" --omit 1 --json)
       record bulk "$c" "$r" gbit_per_s "$(jq '.end.sum_received.bits_per_second / 1e9' <<<"$res")"
-      printf '  round %d %-10s %s conn/s %s Gbit/s\n' "$r" "$c" \
-        "$(grep "^rate,$c,$r,conn_per_s," "$raw" | cut -d, -f5)" "$(tail -n 1 "$raw" | cut -d, -f5)"
+      printf '  round %d %-10s %s Gbit/s\n' "$r" "$c" "$(tail -n 1 "$raw" | cut -d, -f5)"
     done
   done
   if ((pp_bpf_stats)); then sysctl -q kernel.bpf_stats_enabled="$pp_bpf_stats_was"; fi
