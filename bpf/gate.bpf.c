@@ -272,8 +272,14 @@ static __always_inline int is_bare_rst(struct __sk_buff *skb, struct l3_info *in
   return 1;
 }
 
-static __always_inline int deny(struct __sk_buff *skb, int dir, struct gk_config *cfg,
-                                struct gk_stats *st, struct l3_info *info, __u32 rule_id) {
+/* Out of line, as a BPF subprogram: denials are rare, and a subprogram is compiled once and
+ * placed apart, so the hot path below (one copy per family) stays short in instructions and in
+ * cache lines. It finds the config and statistics again: a subprogram takes five arguments. */
+static __noinline int deny(struct __sk_buff *skb, int dir, struct l3_info *info, __u32 rule_id) {
+  __u32 zero = 0;
+  struct gk_config *cfg = bpf_map_lookup_elem(&config, &zero);
+  struct gk_stats *st = bpf_map_lookup_elem(&stats, &zero);
+  if (!cfg || !st) return 0; /* cannot happen for arrays; fail closed all the same */
   if (dir == GK_DIR_EGRESS && is_bare_rst(skb, info)) {
     count(&st->rst_passed, skb); /* counted apart, and no denial event: nothing was refused */
     return 1;
@@ -361,14 +367,14 @@ static __always_inline int filter_family(struct __sk_buff *skb, int dir, struct 
                                          struct gk_stats *st, const int family) {
   struct l3_info info = {};
   int parsed = family == 4 ? parse_ipv4(skb, &info) : parse_ipv6(skb, &info);
-  if (parsed < 0) return deny(skb, dir, cfg, st, &info, GK_RULE_NONE);
+  if (parsed < 0) return deny(skb, dir, &info, GK_RULE_NONE);
 
   if (dir == GK_DIR_INGRESS && (cfg->flags & GK_CFG_BIND_DEVICE) &&
       skb->ifindex != cfg->bound_ifindex)
-    return deny(skb, dir, cfg, st, &info, GK_RULE_DEVICE);
+    return deny(skb, dir, &info, GK_RULE_DEVICE);
 
   struct verdict v = decide(cfg, dir == GK_DIR_INGRESS ? info.src : info.dst, family);
-  if (v.verdict != GK_VERDICT_ALLOW) return deny(skb, dir, cfg, st, &info, v.rule_id);
+  if (v.verdict != GK_VERDICT_ALLOW) return deny(skb, dir, &info, v.rule_id);
 
   count(&st->allowed[dir], skb);
   return 1;
