@@ -1,7 +1,8 @@
 # Turns the raw measurements (BENCH,CONFIG,ROUND,METRIC,VALUE) into one markdown table per
 # benchmark and metric: median, min-max, and the ratio to the baseline measured in the same round
 # (median and min-max of the per-round ratios). A ratio within 5% of 1, or whose range spans 1,
-# is marked as inside this machine's noise.
+# is marked as inside this machine's noise. Then, for the connection rate, gatekeeper against the
+# other filters of the same rounds: nftables at the same N, and the pass-everything programs.
 #   awk -F, -f summarize.awk raw.csv
 function baseline(bench, config) {
   if (bench == "rate" || bench == "bulk") return config == "base" ? "" : "base"
@@ -17,6 +18,18 @@ function sort_values(arr, n,    i, j, t) {
     for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]
     arr[j + 1] = t
   }
+}
+# The per-round ratio A/B of one metric: "median (min–max), R rounds", or "" without common rounds.
+function pair_ratio(bench, metric, a, b,    i, m, rd, r) {
+  m = 0
+  for (i = 1; i <= nrounds[bench, metric, a]; i++) {
+    rd = rounds[bench, metric, a, i]
+    if ((bench, metric, b, rd) in by_round && by_round[bench, metric, b, rd] != 0)
+      r[++m] = by_round[bench, metric, a, rd] / by_round[bench, metric, b, rd]
+  }
+  if (m == 0) return ""
+  sort_values(r, m)
+  return sprintf("%.3f (%.3f–%.3f), %d rounds", median(r, m), r[1], r[m], m)
 }
 function median(arr, n) { return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2 }
 function fmt(x) {
@@ -68,5 +81,20 @@ END {
       printf "| %s | %d | %s | %s–%s | %s | %s | %s |\n", config, n, fmt(median(v, n)), fmt(v[1]),
              fmt(v[n]), ratio, rrange, note
     }
+  }
+  key = "rate" SUBSEP "conn_per_s"
+  header = 0
+  for (c = 1; c <= nconfigs[key]; c++) {
+    config = configs[key, c]
+    if (config !~ /^gk:/) continue
+    vs_nft = pair_ratio("rate", "conn_per_s", config, "nft:" substr(config, 4))
+    vs_empty = pair_ratio("rate", "conn_per_s", config, "empty")
+    if (vs_nft == "" && vs_empty == "") continue
+    if (!header++) {
+      printf "\n#### rate: gatekeeper against the other filters (per-round ratio)\n\n"
+      printf "| configuration | vs nftables at the same N | vs pass-everything programs (empty) |\n"
+      printf "|---|---|---|\n"
+    }
+    printf "| %s | %s | %s |\n", config, vs_nft, vs_empty
   }
 }
