@@ -286,10 +286,10 @@ TEST(AssignTest, LargeAssignmentsAfterReserve) {
   EXPECT_EQ(grown.entries()[6000].origin.line, 2);
 }
 
-TEST(AssignTest, CopiesAreEqualAndIndependent) {
+TEST(AssignTest, CopiesShareTheEntriesUntilOneChanges) {
   AddressList list;
   std::string value;
-  // Over 100,000 entries: large enough for the copy to ask for huge pages.
+  // Over 100,000 entries: large enough for the copy on write to ask for huge pages.
   for (int i = 0; i < 110000; ++i)
     absl::StrAppend(&value, "2001:db8::", absl::Hex(i / 65536), ":", absl::Hex(i % 65536), " ");
   ASSERT_TRUE(list.Assign(value, At(1)).ok());
@@ -303,12 +303,24 @@ TEST(AssignTest, CopiesAreEqualAndIndependent) {
     EXPECT_EQ(copy.entries()[i].token, list.entries()[i].token);
     EXPECT_EQ(assigned.entries()[i].prefix, list.entries()[i].prefix);
   }
+  // Shared, not copied: the daemon keeps a gate's lists in two places.
+  EXPECT_EQ(copy.entries().data(), list.entries().data());
+  EXPECT_EQ(assigned.entries().data(), list.entries().data());
   const AddressList& same = assigned;
   assigned = same;  // self-assignment must keep the list
   EXPECT_EQ(assigned.entries().size(), list.entries().size());
+
+  // A change to one copy, failed or not, leaves the others as they were.
+  EXPECT_FALSE(assigned.Assign("192.0.2.1 example.com", At(3)).ok());
+  EXPECT_EQ(assigned.entries().size(), 110000u);
+  ASSERT_TRUE(assigned.Assign("192.0.2.1", At(4)).ok());
+  ASSERT_EQ(assigned.entries().size(), 110001u);
+  EXPECT_EQ(assigned.entries().back().token, "192.0.2.1");
+  EXPECT_NE(assigned.entries().data(), list.entries().data());
   ASSERT_TRUE(copy.Assign("", At(2)).ok());
   EXPECT_TRUE(copy.empty());
   EXPECT_EQ(list.entries().size(), 110000u);
+  EXPECT_EQ(list.entries().back().origin.line, 1);
 }
 
 // ---- CountTokens ----

@@ -182,24 +182,25 @@ absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {
   rt.config = gate;
   rt.id = id;
   const policy::AccessLists* socket_lists[] = {&config_.host.lists, &gate.socket.lists};
-  rt.socket_policy = policy::Compile(socket_lists);
+  rt.socket_policy = std::make_shared<const policy::CompiledPolicy>(policy::Compile(socket_lists));
   kernel::ScopeSpec socket_scope;
   socket_scope.name = gate.name + ".socket";
   socket_scope.id = id;
   socket_scope.cgroup_path = layout_.socket(gate.name);
   // Bound to "no device" until the device shows up: nothing gets in before.
   if (!gate.socket.bind_to_device.empty()) socket_scope.bound_ifindex = 0;
-  GK_RETURN_IF_ERROR(EnsureScope(socket_scope, rt.socket_policy));
+  GK_RETURN_IF_ERROR(EnsureScope(socket_scope, *rt.socket_policy));
   denials_->AddScope(id, gate.name, "socket", rt.socket_policy);
 
   if (gate.service) {
     const policy::AccessLists* service_lists[] = {&config_.host.lists, &gate.service->lists};
-    rt.service_policy = policy::Compile(service_lists);
+    rt.service_policy =
+        std::make_shared<const policy::CompiledPolicy>(policy::Compile(service_lists));
     kernel::ScopeSpec service_scope;
     service_scope.name = gate.name + ".service";
     service_scope.id = id + 1;
     service_scope.cgroup_path = layout_.service(gate.name);
-    GK_RETURN_IF_ERROR(EnsureScope(service_scope, rt.service_policy));
+    GK_RETURN_IF_ERROR(EnsureScope(service_scope, *rt.service_policy));
     denials_->AddScope(id + 1, gate.name, "service", rt.service_policy);
     rt.service = MakeSupervisor(gate);
   }

@@ -42,10 +42,11 @@ std::optional<policy::Address> PolicyAddressOf(const common::SocketAddress& a) {
 
 absl::Status Daemon::ApplyHostLists(const config::Config& next) {
   const bool wanted = !next.host.lists.allow.empty() || !next.host.lists.deny.empty();
-  const policy::CompiledPolicy policy = policy::Compile(next.host.lists);
+  const auto policy =
+      std::make_shared<const policy::CompiledPolicy>(policy::Compile(next.host.lists));
   if (kernel::Scope* scope = engine_->FindScope("host")) {
     if (wanted) {
-      GK_RETURN_IF_ERROR(scope->ReplacePolicy(policy));
+      GK_RETURN_IF_ERROR(scope->ReplacePolicy(*policy));
       denials_->AddScope(1, "host", "host", policy);
       return absl::OkStatus();
     }
@@ -59,7 +60,7 @@ absl::Status Daemon::ApplyHostLists(const config::Config& next) {
   host.cgroup_path = options_.host_cgroup.empty() ? engine_->cgroup2_mount() : options_.host_cgroup;
   host.host = true;
   host.gates_cgroup_path = layout_.gates();
-  GK_RETURN_IF_ERROR(engine_->AttachScope(host, policy).status());
+  GK_RETURN_IF_ERROR(engine_->AttachScope(host, *policy).status());
   denials_->AddScope(1, "host", "host", policy);
   return absl::OkStatus();
 }
@@ -85,28 +86,28 @@ void Daemon::EndNewlyDeniedConnections(const std::string& gate, const std::strin
 }
 
 absl::Status Daemon::SwapPolicies(GateRuntime& rt, const config::GateConfig& next,
-                                  policy::CompiledPolicy socket_policy,
-                                  policy::CompiledPolicy service_policy) {
+                                  policy::SharedPolicy socket_policy,
+                                  policy::SharedPolicy service_policy) {
   const std::string& name = next.name;
   kernel::Scope* socket_scope = engine_->FindScope(name + ".socket");
   if (socket_scope == nullptr) {
     return absl::InternalError(absl::StrCat("gate ", name, ": no scope"));
   }
-  GK_RETURN_IF_ERROR(socket_scope->ReplacePolicy(socket_policy));
-  EndNewlyDeniedConnections(name, name + ".socket", rt.socket_policy, socket_policy);
+  GK_RETURN_IF_ERROR(socket_scope->ReplacePolicy(*socket_policy));
+  EndNewlyDeniedConnections(name, name + ".socket", *rt.socket_policy, *socket_policy);
   denials_->AddScope(rt.id, name, "socket", socket_policy);
   rt.socket_policy = std::move(socket_policy);
 
   if (!next.service) return absl::OkStatus();
   if (kernel::Scope* scope = engine_->FindScope(name + ".service")) {
-    GK_RETURN_IF_ERROR(scope->ReplacePolicy(service_policy));
-    EndNewlyDeniedConnections(name, name + ".service", rt.service_policy, service_policy);
+    GK_RETURN_IF_ERROR(scope->ReplacePolicy(*service_policy));
+    EndNewlyDeniedConnections(name, name + ".service", *rt.service_policy, *service_policy);
   } else {
     kernel::ScopeSpec spec;
     spec.name = name + ".service";
     spec.id = rt.id + 1;
     spec.cgroup_path = layout_.service(name);
-    GK_RETURN_IF_ERROR(engine_->AttachScope(spec, service_policy).status());
+    GK_RETURN_IF_ERROR(engine_->AttachScope(spec, *service_policy).status());
   }
   denials_->AddScope(rt.id + 1, name, "service", service_policy);
   rt.service_policy = std::move(service_policy);
@@ -218,7 +219,7 @@ nlohmann::json Daemon::Reload() {
   const ReloadPlan plan = PlanReload(config_, *next);
   // Every new policy is compiled and checked against the trie size before anything changes: a
   // policy that cannot fit refuses the whole reload.
-  std::map<std::string, std::pair<policy::CompiledPolicy, policy::CompiledPolicy>> compiled;
+  std::map<std::string, std::pair<policy::SharedPolicy, policy::SharedPolicy>> compiled;
   std::vector<std::string> too_big;
   if (plan.host_lists_changed) {
     const policy::CompiledPolicy host = policy::Compile(next->host.lists);
@@ -237,14 +238,15 @@ nlohmann::json Daemon::Reload() {
     }
     const policy::AccessLists* socket_lists[] = {&next->host.lists, &g.socket.lists};
     auto& [socket_policy, service_policy] = compiled[g.name];
-    socket_policy = policy::Compile(socket_lists);
-    if (absl::Status s = kernel::CheckPolicyFits(socket_policy, g.name + ".socket"); !s.ok()) {
+    socket_policy = std::make_shared<const policy::CompiledPolicy>(policy::Compile(socket_lists));
+    if (absl::Status s = kernel::CheckPolicyFits(*socket_policy, g.name + ".socket"); !s.ok()) {
       too_big.emplace_back(s.message());
     }
     if (g.service) {
       const policy::AccessLists* service_lists[] = {&next->host.lists, &g.service->lists};
-      service_policy = policy::Compile(service_lists);
-      if (absl::Status s = kernel::CheckPolicyFits(service_policy, g.name + ".service"); !s.ok()) {
+      service_policy =
+          std::make_shared<const policy::CompiledPolicy>(policy::Compile(service_lists));
+      if (absl::Status s = kernel::CheckPolicyFits(*service_policy, g.name + ".service"); !s.ok()) {
         too_big.emplace_back(s.message());
       }
     }

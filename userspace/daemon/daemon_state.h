@@ -37,8 +37,9 @@ void Log(const std::string& line);
 struct GateRuntime {
   config::GateConfig config;
   uint32_t id = 0;  // the socket scope's id; the service scope has id + 1
-  policy::CompiledPolicy socket_policy;
-  policy::CompiledPolicy service_policy;
+  // Never null; empty (allows everything) for a gate without a service.
+  policy::SharedPolicy socket_policy = std::make_shared<const policy::CompiledPolicy>();
+  policy::SharedPolicy service_policy = std::make_shared<const policy::CompiledPolicy>();
   std::unique_ptr<Gate> gate;
   std::unique_ptr<ServiceSupervisor> service;
   bool service_started = false;
@@ -71,8 +72,8 @@ class Daemon {
   absl::Status ApplyHostLists(const config::Config& next);
   // Swaps in the gate's new policies (compiled from `next` merged with the host lists).
   absl::Status SwapPolicies(GateRuntime& rt, const config::GateConfig& next,
-                            policy::CompiledPolicy socket_policy,
-                            policy::CompiledPolicy service_policy);
+                            policy::SharedPolicy socket_policy,
+                            policy::SharedPolicy service_policy);
   // Ends the established TCP connections of the gate whose peer the new policy denies and the
   // old one allowed.
   void EndNewlyDeniedConnections(const std::string& gate, const std::string& scope,

@@ -34,7 +34,8 @@ absl::Time DenialLog::MonotonicNow() {
 }
 
 void DenialLog::AddScope(uint32_t scope_id, std::string gate, std::string kind,
-                         policy::CompiledPolicy policy) {
+                         policy::SharedPolicy policy) {
+  if (!policy) policy = std::make_shared<const policy::CompiledPolicy>();
   scopes_[scope_id] = ScopeInfo{std::move(gate), std::move(kind), std::move(policy)};
 }
 
@@ -65,7 +66,7 @@ std::string DenialLog::Describe(const kernel::DenialEvent& e) const {
   } else if (e.rule_id == GK_RULE_NO_POLICY) {
     rule = "no policy installed";
   } else if (it != scopes_.end()) {
-    const policy::Rule* r = it->second.policy.FindRule(e.rule_id);
+    const policy::Rule* r = it->second.policy->FindRule(e.rule_id);
     rule = r ? absl::StrCat(r->entry.origin.ToString(), r->entry.token) : "unknown rule";
   }
   return absl::StrCat(
@@ -193,7 +194,7 @@ std::map<std::string, DenialCounters> DenialLog::AllCounters() const {
 const policy::CompiledPolicy* DenialLog::FindPolicy(const std::string& gate,
                                                     const std::string& kind) const {
   for (const auto& [id, info] : scopes_) {
-    if (info.kind == kind && (kind == "host" || info.gate == gate)) return &info.policy;
+    if (info.kind == kind && (kind == "host" || info.gate == gate)) return info.policy.get();
   }
   return nullptr;
 }

@@ -55,8 +55,7 @@ class DenialLog {
   explicit DenialLog(Logger log, Clock clock = MonotonicNow);
   // `kind`: "socket", "service" or "host". The policy names the rules in the log lines. The
   // scopes of one gate share its rate limit and counters.
-  void AddScope(uint32_t scope_id, std::string gate, std::string kind,
-                policy::CompiledPolicy policy);
+  void AddScope(uint32_t scope_id, std::string gate, std::string kind, policy::SharedPolicy policy);
   // Reads the ring buffer on `loop`; summaries of suppressed events are then also flushed from a
   // one-shot timer, armed only while something suppressed waits to be reported.
   absl::StatusOr<EventSource> Attach(EventLoop& loop, int ring_buffer_fd);
@@ -88,7 +87,7 @@ class DenialLog {
   struct ScopeInfo {
     std::string gate;
     std::string kind;
-    policy::CompiledPolicy policy;
+    policy::SharedPolicy policy;  // never null
   };
   struct Kind {
     kernel::Direction direction;

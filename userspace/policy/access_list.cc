@@ -208,30 +208,41 @@ size_t CountTokens(std::string_view value) {
   return count;
 }
 
-AddressList::AddressList(const AddressList& other) { CopyWithHugePages(entries_, other.entries_); }
+const std::vector<Entry>& AddressList::entries() const {
+  static const std::vector<Entry> kNone;
+  return entries_ ? *entries_ : kNone;
+}
 
-AddressList& AddressList::operator=(const AddressList& other) {
-  CopyWithHugePages(entries_, other.entries_);
-  return *this;
+std::vector<Entry>& AddressList::Mutable() {
+  if (!entries_) {
+    entries_ = std::make_shared<std::vector<Entry>>();
+  } else if (entries_.use_count() > 1) {
+    auto own = std::make_shared<std::vector<Entry>>();
+    CopyWithHugePages(*own, *entries_);
+    entries_ = std::move(own);
+  }
+  return *entries_;
 }
 
 void AddressList::reserve(size_t n) {
-  if (n <= entries_.capacity()) return;
-  entries_.reserve(n);
-  AdviseHugePages(entries_);
+  std::vector<Entry>& entries = Mutable();
+  if (n <= entries.capacity()) return;
+  entries.reserve(n);
+  AdviseHugePages(entries);
 }
 
 absl::Status AddressList::Assign(std::string_view value, const Origin& origin) {
+  std::vector<Entry>& entries = Mutable();
   // Entries go straight into the list, and a bad token cuts it back to where it was: parsing
   // into a side vector first would build every entry twice.
-  const size_t before = entries_.size();
+  const size_t before = entries.size();
   // Room is made up front: moving a large list again each time it doubles costs more than
   // counting. Every entry takes two characters of the value or more (a token and a separator;
   // a special word's two entries take four), so with room for size / 2 + 2 there is no need.
-  if (entries_.capacity() - before < value.size() / 2 + 2) {
+  if (entries.capacity() - before < value.size() / 2 + 2) {
     const size_t tokens = CountTokens(value);
-    if (entries_.capacity() - before < tokens) {
-      reserve(std::max(before + tokens, 2 * entries_.capacity()));
+    if (entries.capacity() - before < tokens) {
+      reserve(std::max(before + tokens, 2 * entries.capacity()));
     }
   }
   Prefix prefixes[2];
@@ -246,15 +257,15 @@ absl::Status AddressList::Assign(std::string_view value, const Origin& origin) {
 
     int count = 0;
     if (absl::Status status = ParsePrefixes(token, prefixes, count); !status.ok()) {
-      entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(before), entries_.end());
+      entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(before), entries.end());
       return status;
     }
-    for (int i = 0; i < count; ++i) entries_.emplace_back(EntryMaker{prefixes[i], token, origin});
+    for (int i = 0; i < count; ++i) entries.emplace_back(EntryMaker{prefixes[i], token, origin});
   }
 
-  if (entries_.size() == before) {
+  if (entries.size() == before) {
     // No token at all: systemd's "IPAddressAllow=" reset.
-    entries_.clear();
+    entries.clear();
   }
   return absl::OkStatus();
 }

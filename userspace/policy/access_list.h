@@ -3,6 +3,7 @@
 #define GATEKEEPER_POLICY_ACCESS_LIST_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,12 +37,10 @@ struct Entry {
 // One list of one scope. Assignments accumulate; an empty assignment resets the list.
 class AddressList {
  public:
+  // Copies share the entries until one of them changes (copy on write): the daemon holds a
+  // gate's lists in its running configuration and in the gate's own record, and a list of a
+  // million entries takes some 80 MB.
   AddressList() = default;
-  // Copies advise huge pages for a large list (see huge_pages.h); moves are plain.
-  AddressList(const AddressList& other);
-  AddressList& operator=(const AddressList& other);
-  AddressList(AddressList&&) noexcept = default;
-  AddressList& operator=(AddressList&&) noexcept = default;
 
   // Applies one assignment's value (whitespace-separated tokens). An empty or all-blank value
   // clears the list. On error nothing is added and the message names the offending token, e.g.
@@ -49,15 +48,18 @@ class AddressList {
   absl::Status Assign(std::string_view value, const Origin& origin);
 
   // Every entry in assignment order, duplicates and covered prefixes included.
-  const std::vector<Entry>& entries() const { return entries_; }
-  bool empty() const { return entries_.empty(); }
+  const std::vector<Entry>& entries() const;
+  bool empty() const { return !entries_ || entries_->empty(); }
 
   // Room for `n` entries in all, for a caller that knows how many are coming (CountTokens()):
   // a large list then gets its memory once instead of growing into it by doubling.
   void reserve(size_t n);
 
  private:
-  std::vector<Entry> entries_;
+  // The entries, to change them: copied first when another list shares them.
+  std::vector<Entry>& Mutable();
+
+  std::shared_ptr<std::vector<Entry>> entries_;  // null: no entries yet
 };
 
 // The two lists of one scope (host, a gate's socket, a gate's service).

@@ -4,6 +4,7 @@
 #define GATEKEEPER_POLICY_COMPILER_H_
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -55,6 +56,10 @@ struct CompiledPolicy {
 // unit's lists with its slices': the allow lists are united, and so are the deny lists.
 CompiledPolicy Compile(std::span<const AccessLists* const> scopes);
 CompiledPolicy Compile(const AccessLists& lists);
+
+// A compiled policy as its readers share it (the daemon's gate, the denial log naming rules): a
+// policy of a million prefixes takes tens of MiB, and none of them changes it once compiled.
+using SharedPolicy = std::shared_ptr<const CompiledPolicy>;
 
 struct Verdict {
   Action action = Action::kAllow;

@@ -22,8 +22,7 @@ void AdviseHugePages(const std::vector<T>& v) {
 }
 
 // `to` = `from`, where memory `to` needs anew is advised as above before the copy fills it. For
-// the copy constructors and assignments of the types holding large vectors: the daemon copies a
-// gate's lists and compiled policies on every reload.
+// the copies of large vectors: an address list changed while shared, a compiled policy copied.
 template <typename T>
 void CopyWithHugePages(std::vector<T>& to, const std::vector<T>& from) {
   if (&to == &from) return;

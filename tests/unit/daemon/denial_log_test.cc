@@ -24,7 +24,7 @@ constexpr uint32_t kWebSocket = 2;
 constexpr uint32_t kWebService = 3;
 constexpr uint32_t kDbSocket = 4;
 
-policy::CompiledPolicy DenyAnyAt(const std::string& file, int line) {
+policy::SharedPolicy DenyAnyAt(const std::string& file, int line) {
   policy::CompiledPolicy p;
   policy::Rule rule;
   rule.id = 1;
@@ -33,7 +33,7 @@ policy::CompiledPolicy DenyAnyAt(const std::string& file, int line) {
   rule.entry.token = "any";
   rule.entry.origin = {.file = file, .line = line, .key = "IPAddressDeny"};
   p.rules.push_back(rule);
-  return p;
+  return std::make_shared<const policy::CompiledPolicy>(std::move(p));
 }
 
 kernel::DenialEvent Event(uint32_t scope, policy::Address peer, uint16_t peer_port = 40312,
