@@ -1,8 +1,10 @@
 // Operating the daemon, end to end on a veth pair: SIGKILL in the middle of traffic never opens a
 // gate to a denied peer, a denial flood gives exact counters and a bounded log, the control
 // socket serves only root and its [Control] Group=, and --metrics-listen serves /metrics.
+#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/bpf.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -604,6 +606,40 @@ TEST_F(OperateTest, ControlSocketRefusesNonRootUsers) {
   ASSERT_EQ(::chmod(socket_path.c_str(), 0666), 0);
   EXPECT_EQ(ControlRequestAs(socket_path, {}, &what), kRefusedByDaemon) << what;
   EXPECT_EQ(ControlRequestAs(socket_path, {kControlGid}, &what), kServed) << what;
+}
+
+// `status` reads every scope's program ids once for all gates: each gate still lists the program
+// someone else put on its cgroup path, and never another gate's own programs.
+TEST_F(OperateTest, StatusListsForeignProgramsOfEveryGateButNoneOfItsOwn) {
+  if (!srv_) return;
+  StartDaemon({{"a.gate", absl::StrCat("[Socket]\nListenStream=", kServer, ":7001\n")},
+               {"b.gate", absl::StrCat("[Socket]\nListenStream=", kServer, ":7002\n")}},
+              "a", "listening");
+  ASSERT_TRUE(daemon_->WaitGateState("b", "listening"));
+  for (const char* gate : {"a", "b"}) {
+    EXPECT_EQ(daemon_->Gate(gate)["foreign_programs"], nlohmann::json::array()) << gate;
+  }
+
+  // A pass-all program on the parent of both gates' cgroups, as another firewall would put it.
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 1},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_EGRESS);
+  UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "acme_fw", "GPL", insns, 2, &opts));
+  ASSERT_TRUE(prog) << std::strerror(errno);
+  auto gates = kernel::Cgroup::Open(daemon_->cgroup_base() + "/gates");
+  ASSERT_TRUE(gates.ok()) << gates.status();
+  UniqueFd link(bpf_link_create(prog.get(), gates->fd(), BPF_CGROUP_INET_EGRESS, nullptr));
+  ASSERT_TRUE(link) << std::strerror(errno);
+  bpf_prog_info info{};
+  uint32_t info_len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(prog.get(), &info, &info_len), 0) << std::strerror(errno);
+
+  const nlohmann::json expected = {absl::StrCat("acme_fw (id ", info.id, ", egress)")};
+  for (const char* gate : {"a", "b"}) {
+    EXPECT_EQ(daemon_->Gate(gate)["foreign_programs"], expected) << gate;
+  }
 }
 
 TEST_F(OperateTest, MetricsListenServesPrometheusTextOverHttp) {

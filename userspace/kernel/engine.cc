@@ -106,15 +106,25 @@ void Engine::WarnAboutForeignPrograms(const Scope& scope) const {
   }
 }
 
-absl::StatusOr<std::vector<AttachedProgram>> Engine::ForeignPrograms(const Scope& scope) const {
-  std::vector<uint32_t> ours;
+absl::StatusOr<std::vector<uint32_t>> Engine::OwnProgramIds() const {
+  std::vector<uint32_t> own;
   for (const auto& [name, s] : scopes_) {
     GK_ASSIGN_OR_RETURN(std::vector<uint32_t> ids, s.ProgramIds());
-    ours.insert(ours.end(), ids.begin(), ids.end());
+    own.insert(own.end(), ids.begin(), ids.end());
   }
+  return own;
+}
+
+absl::StatusOr<std::vector<AttachedProgram>> Engine::ForeignPrograms(const Scope& scope) const {
+  GK_ASSIGN_OR_RETURN(std::vector<uint32_t> own, OwnProgramIds());
+  return ForeignPrograms(scope, own);
+}
+
+absl::StatusOr<std::vector<AttachedProgram>> Engine::ForeignPrograms(
+    const Scope& scope, const std::vector<uint32_t>& own) const {
   GK_ASSIGN_OR_RETURN(std::vector<AttachedProgram> all,
                       EffectivePrograms(scope.spec().cgroup_path));
-  return kernel::ForeignPrograms(all, ours);
+  return kernel::ForeignPrograms(all, own);
 }
 
 Scope* Engine::FindScope(const std::string& name) {

@@ -42,6 +42,12 @@ class Engine {
   // Programs that act on the scope's sockets and belong to none of this engine's scopes: they can
   // drop its traffic whatever its lists say (e.g. systemd's own IPAddressDeny= on a slice).
   absl::StatusOr<std::vector<AttachedProgram>> ForeignPrograms(const Scope& scope) const;
+  // The same against `own`, the ids OwnProgramIds() gave: a caller asking about every scope
+  // reads each scope's links once, not once per scope asked about.
+  absl::StatusOr<std::vector<AttachedProgram>> ForeignPrograms(
+      const Scope& scope, const std::vector<uint32_t>& own) const;
+  // The program ids of every scope of this engine.
+  absl::StatusOr<std::vector<uint32_t>> OwnProgramIds() const;
   // Detaches and unpins a scope (see Scope::Remove for when that is safe).
   absl::Status RemoveScope(const std::string& name);
   // Scope::RepairPins for every scope; the pin paths it re-created.
