@@ -3,7 +3,8 @@
 # READY=1, then, once every gate listens, its RSS and its wake-ups per second over an idle
 # window. Wake-ups are the context switches of all its threads (/proc/PID/task/*/status): each
 # wake-up ends in one when the thread sleeps again. The window is a measurement interval, not a
-# wait for state.
+# wait for state. Then one gate with a list of a million prefixes: start to READY=1 and RSS once
+# it listens (what a large policy costs the daemon; no idle window).
 
 fp_switches() {  # PID: voluntary + involuntary context switches of all threads
   cat /proc/"$1"/task/*/status 2>/dev/null |
@@ -29,6 +30,11 @@ footprint() {
     done
     eval "fp_dir_$g=\$dir"
   done
+  fp_dir_large=$(mktemp -d /tmp/gk-bench-conf.XXXXXX)
+  bench_dirs+=("$fp_dir_large")
+  printf '[Socket]\nListenStream=192.0.2.1:10000\nBindToDevice=v%s\nIPAddressDeny=any\n' "$n" \
+    >"$fp_dir_large/large.gate"
+  gk_lists "$fp_dir_large/large.gate" Socket 1000000 41
   for ((r = 1; r <= rounds; r++)); do
     for g in 1 "$many"; do
       local dir_var="fp_dir_$g" pid before after
@@ -48,5 +54,14 @@ footprint() {
         "$gk_ready_ms" "$rss" "$wakeups"
       gk_stop "$gk_pid"
     done
+    gk_start "$n" "$fp_dir_large"
+    gk_wait_states "$gk_runtime" 1 listening
+    pid=$(fp_daemon_pid "$gk_pid")
+    rss=$(awk '/^VmRSS/ { print $2 / 1024 }' /proc/"$pid"/status)
+    record footprint "prefixes:1000000" "$r" ready_ms "$gk_ready_ms"
+    record footprint "prefixes:1000000" "$r" rss_mib "$rss"
+    printf '  round %d 1 gate of 1,000,000 prefixes: READY after %s ms, RSS %s MiB\n' "$r" \
+      "$gk_ready_ms" "$rss"
+    gk_stop "$gk_pid"
   done
 }
