@@ -21,6 +21,7 @@
 #include "kernel/cgroup.h"
 #include "kernel/gate_skeleton.h"
 #include "kernel/policy_tries.h"
+#include "kernel/slot_writes.h"
 
 namespace gatekeeper::kernel {
 namespace {
@@ -263,21 +264,24 @@ absl::Status Scope::UpdateConfig(const std::function<void(gk_config&)>& modify,
 }
 
 absl::Status Scope::ResetAllowCaches(const std::array<bool, 2>& on) {
-  const __u32 zero = 0;
   const std::array<int, 2> outer = {allow_cache_v4_.get(), allow_cache_v6_.get()};
+  std::array<UniqueFd, 2> caches;
+  std::array<SlotWrite, 2> writes;
   for (int family = 0; family < 2; ++family) {
-    if (!on[family]) {
-      // Frees what the old cache holds (a hash's buckets alone take 16 bytes per entry it may
-      // hold); the programs skip a family without a cache.
-      if (bpf_map_delete_elem(outer[family], &zero) != 0 && errno != ENOENT) {
-        return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": remove an allow cache"));
-      }
-      continue;
+    // Off: the slot is emptied, which frees what the old cache holds (a hash's buckets alone
+    // take 16 bytes per entry it may hold); the programs skip a family without a cache.
+    if (on[family]) {
+      GK_ASSIGN_OR_RETURN(caches[family], CreateAllowCache(spec_.name, family == 1));
     }
-    GK_ASSIGN_OR_RETURN(UniqueFd cache, CreateAllowCache(spec_.name, family == 1));
-    int fd = cache.get();
-    if (bpf_map_update_elem(outer[family], &zero, &fd, BPF_ANY) != 0) {
-      return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in an allow cache"));
+    writes[family] = {.outer_fd = outer[family],
+                      .inner_fd = on[family] ? caches[family].get() : -1};
+  }
+  const std::vector<int> errs = WriteSlotsTogether(writes);
+  for (int family = 0; family < 2; ++family) {
+    if (errs[family] != 0) {
+      return ErrnoStatus(errs[family],
+                         absl::StrCat("scope ", spec_.name, ": ", on[family] ? "swap in" : "remove",
+                                      " an allow cache"));
     }
   }
   return absl::OkStatus();
@@ -295,26 +299,32 @@ absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
                                     policy.v6.size() >= spec_.allow_cache_min_prefixes};
   const bool cache = deep[0] || deep[1];
   GK_RETURN_IF_ERROR(ResetAllowCaches(deep));
+  // Remember the tries in place so that when one family's swap fails, the other's can be put
+  // back. Each family's swap is one slot write; the two go at once (see slot_writes.h).
   const __u32 zero = 0;
-  // Remember the trie in place so a failed second swap can put the first one back.
-  __u32 old_v4_id = 0;
-  const bool had_v4 = bpf_map_lookup_elem(policy_v4_.get(), &zero, &old_v4_id) == 0;
-  int fd = tries.v4.get();
-  if (bpf_map_update_elem(policy_v4_.get(), &zero, &fd, BPF_ANY) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in the IPv4 policy"));
+  const std::array<int, 2> outer = {policy_v4_.get(), policy_v6_.get()};
+  std::array<__u32, 2> old_ids{};
+  std::array<bool, 2> had{};
+  for (int family = 0; family < 2; ++family) {
+    had[family] = bpf_map_lookup_elem(outer[family], &zero, &old_ids[family]) == 0;
   }
-  fd = tries.v6.get();
-  if (bpf_map_update_elem(policy_v6_.get(), &zero, &fd, BPF_ANY) != 0) {
-    absl::Status failed =
-        ErrnoStatus(errno, absl::StrCat("scope ", spec_.name, ": swap in the IPv6 policy"));
-    if (had_v4) {
-      UniqueFd old(bpf_map_get_fd_by_id(old_v4_id));
+  const std::array<SlotWrite, 2> swaps = {SlotWrite{outer[0], tries.v4.get()},
+                                          SlotWrite{outer[1], tries.v6.get()}};
+  const std::vector<int> errs = WriteSlotsTogether(swaps);
+  if (errs[0] != 0 || errs[1] != 0) {
+    const int failed_family = errs[0] != 0 ? 0 : 1;
+    constexpr std::array<const char*, 2> kNames = {"IPv4", "IPv6"};
+    absl::Status failed = ErrnoStatus(
+        errs[failed_family],
+        absl::StrCat("scope ", spec_.name, ": swap in the ", kNames[failed_family], " policy"));
+    const int other = 1 - failed_family;
+    if (errs[other] == 0 && had[other]) {
+      UniqueFd old(bpf_map_get_fd_by_id(old_ids[other]));
       int old_fd = old.get();
-      if (!old || bpf_map_update_elem(policy_v4_.get(), &zero, &old_fd, BPF_ANY) != 0) {
-        return absl::InternalError(
-            absl::StrCat(failed.message(),
-                         "; the IPv4 policy is already the new one and could not be "
-                         "restored"));
+      if (!old || bpf_map_update_elem(outer[other], &zero, &old_fd, BPF_ANY) != 0) {
+        return absl::InternalError(absl::StrCat(failed.message(), "; the ", kNames[other],
+                                                " policy is already the new one and could not be "
+                                                "restored"));
       }
     }
     return failed;
