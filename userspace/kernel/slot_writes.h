@@ -15,8 +15,8 @@ struct SlotWrite {
 
 // Writes every slot 0 and returns each write's errno (0: done), in order. The kernel ends every
 // map-in-map write with an RCU grace period, so that no program still uses the old inner map
-// when the call returns: 5 to 15 ms each on the test machines, for every family of every scope
-// at start and at each reload. Written from one thread each, the writes share their waits.
+// when the call returns: 10 to 20 ms each on the benchmark machine, for every family of every
+// scope at start and at each reload. Written from one thread each, the writes share their waits.
 std::vector<int> WriteSlotsTogether(std::span<const SlotWrite> writes);
 
 }  // namespace gatekeeper::kernel
