@@ -118,7 +118,8 @@ absl::Status Daemon::Setup() {
   sources_.push_back(std::move(netlink));
 
   denials_ = std::make_unique<DenialLog>(Log);
-  GK_RETURN_IF_ERROR(ApplyHostLists(config_));
+  GK_RETURN_IF_ERROR(
+      ApplyHostLists(config_.host.lists, policy::Share(policy::Compile(config_.host.lists))));
   for (const config::GateConfig& gate : config_.gates) {
     GK_RETURN_IF_ERROR(StartGate(gate, NextScopeId()));
   }
@@ -182,7 +183,7 @@ absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {
   rt.config = gate;
   rt.id = id;
   const policy::AccessLists* socket_lists[] = {&config_.host.lists, &gate.socket.lists};
-  rt.socket_policy = std::make_shared<const policy::CompiledPolicy>(policy::Compile(socket_lists));
+  rt.socket_policy = policy::Share(policy::Compile(socket_lists));
   kernel::ScopeSpec socket_scope;
   socket_scope.name = gate.name + ".socket";
   socket_scope.id = id;
@@ -194,8 +195,7 @@ absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {
 
   if (gate.service) {
     const policy::AccessLists* service_lists[] = {&config_.host.lists, &gate.service->lists};
-    rt.service_policy =
-        std::make_shared<const policy::CompiledPolicy>(policy::Compile(service_lists));
+    rt.service_policy = policy::Share(policy::Compile(service_lists));
     kernel::ScopeSpec service_scope;
     service_scope.name = gate.name + ".service";
     service_scope.id = id + 1;

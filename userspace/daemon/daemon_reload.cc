@@ -40,10 +40,9 @@ std::optional<policy::Address> PolicyAddressOf(const common::SocketAddress& a) {
 
 }  // namespace
 
-absl::Status Daemon::ApplyHostLists(const config::Config& next) {
-  const bool wanted = !next.host.lists.allow.empty() || !next.host.lists.deny.empty();
-  const auto policy =
-      std::make_shared<const policy::CompiledPolicy>(policy::Compile(next.host.lists));
+absl::Status Daemon::ApplyHostLists(const policy::AccessLists& lists,
+                                    const policy::SharedPolicy& policy) {
+  const bool wanted = !lists.allow.empty() || !lists.deny.empty();
   if (kernel::Scope* scope = engine_->FindScope("host")) {
     if (wanted) {
       GK_RETURN_IF_ERROR(scope->ReplacePolicy(*policy));
@@ -221,9 +220,10 @@ nlohmann::json Daemon::Reload() {
   // policy that cannot fit refuses the whole reload.
   std::map<std::string, std::pair<policy::SharedPolicy, policy::SharedPolicy>> compiled;
   std::vector<std::string> too_big;
+  policy::SharedPolicy host_policy;
   if (plan.host_lists_changed) {
-    const policy::CompiledPolicy host = policy::Compile(next->host.lists);
-    if (absl::Status s = kernel::CheckPolicyFits(host, "host"); !s.ok()) {
+    host_policy = policy::Share(policy::Compile(next->host.lists));
+    if (absl::Status s = kernel::CheckPolicyFits(*host_policy, "host"); !s.ok()) {
       too_big.emplace_back(s.message());
     }
   }
@@ -238,14 +238,13 @@ nlohmann::json Daemon::Reload() {
     }
     const policy::AccessLists* socket_lists[] = {&next->host.lists, &g.socket.lists};
     auto& [socket_policy, service_policy] = compiled[g.name];
-    socket_policy = std::make_shared<const policy::CompiledPolicy>(policy::Compile(socket_lists));
+    socket_policy = policy::Share(policy::Compile(socket_lists));
     if (absl::Status s = kernel::CheckPolicyFits(*socket_policy, g.name + ".socket"); !s.ok()) {
       too_big.emplace_back(s.message());
     }
     if (g.service) {
       const policy::AccessLists* service_lists[] = {&next->host.lists, &g.service->lists};
-      service_policy =
-          std::make_shared<const policy::CompiledPolicy>(policy::Compile(service_lists));
+      service_policy = policy::Share(policy::Compile(service_lists));
       if (absl::Status s = kernel::CheckPolicyFits(*service_policy, g.name + ".service"); !s.ok()) {
         too_big.emplace_back(s.message());
       }
@@ -269,7 +268,7 @@ nlohmann::json Daemon::Reload() {
   config::Config previous = std::move(config_);
   config_ = *std::move(next);
   if (plan.host_lists_changed) {
-    if (absl::Status s = ApplyHostLists(config_); !s.ok()) {
+    if (absl::Status s = ApplyHostLists(config_.host.lists, host_policy); !s.ok()) {
       fail("host lists", s);
       host_failed = true;
     }

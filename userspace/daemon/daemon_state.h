@@ -69,7 +69,9 @@ class Daemon {
 
   // daemon_reload.cc
   nlohmann::json Reload();
-  absl::Status ApplyHostLists(const config::Config& next);
+  // Puts `policy` (compiled from `lists`) in place for the host scope, or removes the scope
+  // when the lists are empty.
+  absl::Status ApplyHostLists(const policy::AccessLists& lists, const policy::SharedPolicy& policy);
   // Swaps in the gate's new policies (compiled from `next` merged with the host lists).
   absl::Status SwapPolicies(GateRuntime& rt, const config::GateConfig& next,
                             policy::SharedPolicy socket_policy,

@@ -320,8 +320,7 @@ absl::Status Scope::ReplacePolicy(const policy::CompiledPolicy& policy) {
     const int other = 1 - failed_family;
     if (errs[other] == 0 && had[other]) {
       UniqueFd old(bpf_map_get_fd_by_id(old_ids[other]));
-      int old_fd = old.get();
-      if (!old || bpf_map_update_elem(outer[other], &zero, &old_fd, BPF_ANY) != 0) {
+      if (!old || WriteSlot({.outer_fd = outer[other], .inner_fd = old.get()}) != 0) {
         return absl::InternalError(absl::StrCat(failed.message(), "; the ", kNames[other],
                                                 " policy is already the new one and could not be "
                                                 "restored"));

@@ -8,7 +8,6 @@
 #include <thread>
 
 namespace gatekeeper::kernel {
-namespace {
 
 int WriteSlot(const SlotWrite& w) {
   const __u32 zero = 0;
@@ -18,8 +17,6 @@ int WriteSlot(const SlotWrite& w) {
   const int fd = w.inner_fd;
   return bpf_map_update_elem(w.outer_fd, &zero, &fd, BPF_ANY) == 0 ? 0 : errno;
 }
-
-}  // namespace
 
 std::vector<int> WriteSlotsTogether(std::span<const SlotWrite> writes) {
   std::vector<int> result(writes.size(), 0);

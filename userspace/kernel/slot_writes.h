@@ -13,6 +13,9 @@ struct SlotWrite {
   int inner_fd = -1;  // -1: empty the slot (an already empty slot counts as done)
 };
 
+// Writes slot 0; the errno, or 0 when done.
+int WriteSlot(const SlotWrite& write);
+
 // Writes every slot 0 and returns each write's errno (0: done), in order. The kernel ends every
 // map-in-map write with an RCU grace period, so that no program still uses the old inner map
 // when the call returns: 10 to 20 ms each on the benchmark machine, for every family of every

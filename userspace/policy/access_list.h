@@ -39,7 +39,7 @@ class AddressList {
  public:
   // Copies share the entries until one of them changes (copy on write): the daemon holds a
   // gate's lists in its running configuration and in the gate's own record, and a list of a
-  // million entries takes some 80 MB.
+  // million entries takes some 96 MB.
   AddressList() = default;
 
   // Applies one assignment's value (whitespace-separated tokens). An empty or all-blank value

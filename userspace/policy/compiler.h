@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "policy/access_list.h"
@@ -60,6 +61,9 @@ CompiledPolicy Compile(const AccessLists& lists);
 // A compiled policy as its readers share it (the daemon's gate, the denial log naming rules): a
 // policy of a million prefixes takes tens of MiB, and none of them changes it once compiled.
 using SharedPolicy = std::shared_ptr<const CompiledPolicy>;
+inline SharedPolicy Share(CompiledPolicy policy) {
+  return std::make_shared<const CompiledPolicy>(std::move(policy));
+}
 
 struct Verdict {
   Action action = Action::kAllow;
