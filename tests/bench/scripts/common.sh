@@ -7,6 +7,7 @@ bench_namespaces=()
 bench_pids=()
 bench_dirs=()
 bench_cgroups=()
+bench_mounts=()
 cgroup2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 [[ -n "$cgroup2" ]] || { echo "bench: no cgroup v2 mount" >&2; exit 1; }
 
@@ -15,11 +16,31 @@ bench_cleanup() {
   # The packet part may have turned on kernel.bpf_stats_enabled (--bpf-stats).
   if [[ -n "${pp_bpf_stats_was:-}" ]]; then sysctl -q kernel.bpf_stats_enabled="$pp_bpf_stats_was"; fi
   for pid in "${bench_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # A container halts in a few seconds; whatever has not stopped in 30 is killed.
+  local deadline=$((SECONDS + 30)) alive
+  while :; do
+    alive=0
+    for pid in "${bench_pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1 && break; done
+    ((alive && SECONDS < deadline)) || break
+    sleep 0.1
+  done
+  for pid in "${bench_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for d in "${bench_cgroups[@]}"; do
+    # What a killed container or daemon left running in its cgroup.
+    [[ -f "$d/cgroup.kill" ]] && echo 1 >"$d/cgroup.kill" 2>/dev/null || true
+  done
+  for d in "${bench_mounts[@]}"; do umount "$d" 2>/dev/null || umount -l "$d" 2>/dev/null || true; done
   for ns in "${bench_namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   for d in "${bench_cgroups[@]}"; do
-    # Deepest first; a daemon stopped gracefully has emptied them already.
-    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    # Deepest first; a daemon stopped gracefully has emptied them already. Processes killed just
+    # now may take a moment to leave.
+    local until=$((SECONDS + 10))
+    while [[ -d "$d" ]]; do
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      ((SECONDS < until)) || break
+      [[ -d "$d" ]] && sleep 0.1
+    done
   done
   for d in "${bench_dirs[@]}"; do rm -rf "$d"; done
 }

@@ -4,7 +4,9 @@
 # window. Wake-ups are the context switches of all its threads (/proc/PID/task/*/status): each
 # wake-up ends in one when the thread sleeps again. The window is a measurement interval, not a
 # wait for state. Then one gate with a list of a million prefixes: start to READY=1 and RSS once
-# it listens (what a large policy costs the daemon; no idle window).
+# it listens (what a large policy costs the daemon; no idle window). With "sd" last, also
+# systemd's own cost of such a list: a container (systemd_filter.sh) whose one unit has N = 1 or
+# 1,000,000 allow prefixes, the time from starting it to the unit active and PID 1's RSS then.
 
 fp_switches() {  # PID: voluntary + involuntary context switches of all threads
   cat /proc/"$1"/task/*/status 2>/dev/null |
@@ -16,7 +18,7 @@ fp_daemon_pid() {  # PID of gk-notify-wait -> the gatekeeper process under it (n
 }
 
 footprint() {
-  local rounds=$1 idle=$2 many=$3 n="${bench_tag}f" r g
+  local rounds=$1 idle=$2 many=$3 with_sd=${4:-} n="${bench_tag}f" r g count
   echo "== footprint: 1 and $many gates, $rounds rounds, ${idle} s idle windows =="
   ns_pair "$n"
   for g in 1 "$many"; do
@@ -63,5 +65,16 @@ footprint() {
     printf '  round %d 1 gate of 1,000,000 prefixes: READY after %s ms, RSS %s MiB\n' "$r" \
       "$gk_ready_ms" "$rss"
     gk_stop "$gk_pid"
+    [[ $with_sd == sd ]] || continue
+    for count in 1 1000000; do
+      sd_boot "$n" "$count" 41 \
+        "gk-bench-fp=$(readlink -f "$bin/gk-bench-server") --listen 192.0.2.1:10000"
+      rss=$(awk '/^VmRSS/ { print $2 / 1024 }' /proc/"$sd_leader"/status)
+      record footprint "systemd-prefixes:$count" "$r" active_ms "$sd_active_ms"
+      record footprint "systemd-prefixes:$count" "$r" rss_mib "$rss"
+      printf '  round %d systemd, 1 unit of %d prefixes: active after %s ms, PID 1 RSS %s MiB\n' \
+        "$r" "$count" "$sd_active_ms" "$rss"
+      sd_halt
+    done
   done
 }

@@ -16,13 +16,18 @@
 #   nft:N      nftables: the same N prefixes as an interval set, checked for every packet to and
 #              from the two ports (input: source, output: destination, as gatekeeper checks both
 #              directions; no conntrack shortcut, as the cgroup programs check every packet)
+#   sd:N       systemd's own filter: the two servers as units of a real systemd (in a container
+#              sharing the server namespace, tests/bench/scripts/systemd_filter.sh), each with
+#              IPAddressDeny=any and the N allow prefixes
 #   ipt:N      iptables (Debian 12's default, the nf_tables backend): a linear chain of N
 #              `-s PREFIX -j ACCEPT` rules, the client's last, then DROP, for every packet in; its
 #              mirror with `-d` for every packet out
 # Servers (and gatekeeper with its services) run on CPU 0, clients on CPU 1: left to the
 # scheduler, the two sides move between the two cores and the rates vary far more.
-pp_server_cpu=(taskset -c 0)
-pp_client_cpu=(taskset -c 1)
+pp_server_cores=0
+pp_client_cores=1
+pp_server_cpu=(taskset -c "$pp_server_cores")
+pp_client_cpu=(taskset -c "$pp_client_cores")
 
 pp_gate_files() {  # DIR N: the two gates of a gk:N configuration
   local dir=$1 n=$2
@@ -47,6 +52,10 @@ pp_setup() {  # INDEX CONFIG
       pp_gate_files "$config" "$count"
       gk_start "$n" "$config" "${pp_server_cpu[@]}"
       gk_wait_states "$gk_runtime" 2 running
+      return
+      ;;
+    sd)
+      sd_start "$n" "$count"
       return
       ;;
     nft)
@@ -105,11 +114,11 @@ pp_ready() {
   done
 }
 
-# pp_prog_snapshot FILE: run count and run time of every gatekeeper and `empty` program
+# pp_prog_snapshot FILE: run count and run time of every gatekeeper, systemd and `empty` program
 # (kernel.bpf_stats).
 pp_prog_snapshot() {
   bpftool prog show --json |
-    jq -r '.[] | select(.name | test("^gk_(bench_)?(ingress|egress)$")) |
+    jq -r '.[] | select(.name | test("^(gk_(bench_)?|sd_fw_)(ingress|egress)$")) |
            "\(.id) \(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort -k1,1 >"$1"
 }
 
@@ -152,7 +161,7 @@ packet_path() {
       ((pp_bpf_stats)) && pp_prog_snapshot "$out/prog-before"
       res=$("${pp_client_cpu[@]}" "$bin/gk-conn-rate" --netns "${n}c" --target 192.0.2.1:9000 \
               --seconds "$pp_seconds" --warmup 0.5 --concurrency 16)
-      if ((pp_bpf_stats)) && [[ $c == gk:* || $c == empty ]]; then
+      if ((pp_bpf_stats)) && [[ $c == gk:* || $c == sd:* || $c == empty ]]; then
         pp_prog_snapshot "$out/prog-after"
         pp_prog_record "$c" "$r" "$out/prog-before" "$out/prog-after"
       fi

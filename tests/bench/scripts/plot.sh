@@ -1,8 +1,8 @@
-# The plot: connection rate against N for gatekeeper, nftables and iptables, with the no-filter
-# limit as a line; medians with min-max bars. gnuplot (Debian's gnuplot-nox) draws the PNG.
+# The plot: connection rate against N for gatekeeper, nftables, systemd and iptables, with the
+# no-filter limit as a line; medians with min-max bars. gnuplot (Debian's gnuplot-nox) draws the PNG.
 plot_rate() {
   local png=$1 kind
-  for kind in gk nft ipt; do
+  for kind in gk nft sd ipt; do
     awk -F, -v k="$kind" '$1 == "rate" && $4 == "conn_per_s" && index($2, k ":") == 1 {
         n = substr($2, length(k) + 2); v[n] = v[n] " " $5 }
       END { for (n in v) print n, v[n] }' "$raw" |
@@ -30,6 +30,7 @@ set grid
 plot ${base:-0} with lines lw 2 dt 2 lc rgb "#555555" title "no filter", \
      "$out/plot-gk.dat" using 1:2:3:4 with yerrorlines lw 2 pt 7 title "gatekeeper (LPM trie)", \
      "$out/plot-nft.dat" using 1:2:3:4 with yerrorlines lw 2 pt 5 title "nftables interval set", \
+     "$out/plot-sd.dat" using 1:2:3:4 with yerrorlines lw 2 pt 13 title "systemd IPAddressAllow=", \
      "$out/plot-ipt.dat" using 1:2:3:4 with yerrorlines lw 2 pt 9 title "iptables linear chain"
 GP
 }

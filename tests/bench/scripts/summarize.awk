@@ -2,14 +2,15 @@
 # benchmark and metric: median, min-max, and the ratio to the baseline measured in the same round
 # (median and min-max of the per-round ratios). A ratio within 5% of 1, or whose range spans 1,
 # is marked as inside this machine's noise. Then, for the connection rate, gatekeeper against the
-# other filters of the same rounds: nftables at the same N, and the pass-everything programs.
+# other filters of the same rounds: nftables and systemd at the same N, and the pass-everything
+# programs.
 #   awk -F, -f summarize.awk raw.csv
 function baseline(bench, config) {
   if (bench == "rate" || bench == "bulk") return config == "base" ? "" : "base"
   if (bench == "reload") return config ~ /^gk:/ ? "nft:" substr(config, 4) : ""
   if (bench == "analyze") return config == "gatekeeper" ? "systemd-analyze" : ""
-  # The programs' own cost at N against the same programs at N = 1.
-  if (bench == "prog") return config ~ /^gk:/ && config != "gk:1" ? "gk:1" : ""
+  # The programs' own cost at N against the same filter's programs at N = 1.
+  if (bench == "prog") return config ~ /^(gk|sd):/ && config !~ /:1$/ ? substr(config, 1, 3) "1" : ""
   return ""
 }
 function sort_values(arr, n,    i, j, t) {
@@ -88,13 +89,15 @@ END {
     config = configs[key, c]
     if (config !~ /^gk:/) continue
     vs_nft = pair_ratio("rate", "conn_per_s", config, "nft:" substr(config, 4))
+    vs_sd = pair_ratio("rate", "conn_per_s", config, "sd:" substr(config, 4))
     vs_empty = pair_ratio("rate", "conn_per_s", config, "empty")
-    if (vs_nft == "" && vs_empty == "") continue
+    if (vs_nft == "" && vs_sd == "" && vs_empty == "") continue
     if (!header++) {
       printf "\n#### rate: gatekeeper against the other filters (per-round ratio)\n\n"
-      printf "| configuration | vs nftables at the same N | vs pass-everything programs (empty) |\n"
-      printf "|---|---|---|\n"
+      printf "| configuration | vs nftables at the same N | vs systemd at the same N |"
+      printf " vs pass-everything programs (empty) |\n"
+      printf "|---|---|---|---|\n"
     }
-    printf "| %s | %s | %s |\n", config, vs_nft, vs_empty
+    printf "| %s | %s | %s | %s |\n", config, vs_nft, vs_sd, vs_empty
   }
 }
