@@ -123,7 +123,7 @@ void CheckCompiled(const CompiledPolicy& policy, size_t input_entries) {
       const Rule* rule = policy.FindRule(e.rule_id);
       FUZZ_CHECK(rule != nullptr);
       FUZZ_CHECK(rule->action == e.action);
-      FUZZ_CHECK(rule->entry.prefix == e.prefix);
+      FUZZ_CHECK(rule->entry->prefix == e.prefix);
       ++uses[e.rule_id - 1];
     }
     if (entries.size() > kQuadraticLimit) continue;
@@ -215,7 +215,7 @@ void CheckEvaluate(const CompiledPolicy& policy, const std::vector<const AccessL
     FUZZ_CHECK((got.rule != nullptr) == matched_any);
     if (got.rule != nullptr) {
       FUZZ_CHECK(got.rule->action == got.action);
-      FUZZ_CHECK(got.rule->entry.prefix.Contains(address));
+      FUZZ_CHECK(got.rule->entry->prefix.Contains(address));
     }
   }
 }

@@ -163,7 +163,7 @@ TEST_F(EngineNetnsTest, CountersAndEventsMatchWhatWasSent) {
     EXPECT_EQ(e.local_port, port);
     const policy::Rule* rule = policy.FindRule(e.rule_id);
     ASSERT_NE(rule, nullptr);
-    EXPECT_EQ(rule->entry.token, "192.0.2.0/24");
+    EXPECT_EQ(rule->entry->token, "192.0.2.0/24");
   }
 }
 

@@ -155,8 +155,8 @@ TEST_F(ProgTestRunTest, DenialEventsNameRulePeerAndPorts) {
   const policy::Rule* rule = policy.FindRule(ev[0].rule_id);
   ASSERT_NE(rule, nullptr);
   EXPECT_EQ(rule->action, policy::Action::kDeny);
-  EXPECT_EQ(rule->entry.token, "any");
-  EXPECT_EQ(rule->entry.origin.line, 2);
+  EXPECT_EQ(rule->entry->token, "any");
+  EXPECT_EQ(rule->entry->origin.line, 2);
 
   EXPECT_EQ(ev[1].remote.ToString(), "2001:db8::3");
   EXPECT_EQ(ev[1].protocol, IPPROTO_UDP);

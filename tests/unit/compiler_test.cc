@@ -1,6 +1,7 @@
 #include "policy/compiler.h"
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -96,12 +97,12 @@ TEST_P(EvaluateTableTest, MatchesSystemd) {
   EXPECT_EQ(verdict.action, c.want);
   EXPECT_EQ(Reference({&scopes.host, &scopes.gate}, address), c.want) << "table is wrong";
   if (c.want_token.empty()) {
-    EXPECT_EQ(verdict.rule, nullptr) << verdict.rule->entry.token;
+    EXPECT_EQ(verdict.rule, nullptr) << verdict.rule->entry->token;
   } else {
     ASSERT_NE(verdict.rule, nullptr);
-    EXPECT_EQ(verdict.rule->entry.token, c.want_token);
+    EXPECT_EQ(verdict.rule->entry->token, c.want_token);
     EXPECT_EQ(verdict.rule->action, c.want);
-    EXPECT_TRUE(verdict.rule->entry.prefix.Contains(address));
+    EXPECT_TRUE(verdict.rule->entry->prefix.Contains(address));
   }
 }
 
@@ -391,21 +392,44 @@ TEST(CompileTest, RuleIdsFollowAssignmentOrderAllowsFirst) {
     EXPECT_EQ(policy.FindRule(i + 1), &policy.rules[i]);
   }
   EXPECT_EQ(policy.FindRule(5), nullptr);
-  EXPECT_EQ(policy.rules[0].entry.token, "198.51.100.0/24");
+  EXPECT_EQ(policy.rules[0].entry->token, "198.51.100.0/24");
   EXPECT_EQ(policy.rules[0].action, Action::kAllow);
-  EXPECT_EQ(policy.rules[1].entry.token, "192.0.2.1");
-  EXPECT_EQ(policy.rules[2].entry.token, "203.0.113.0/24");
+  EXPECT_EQ(policy.rules[1].entry->token, "192.0.2.1");
+  EXPECT_EQ(policy.rules[2].entry->token, "203.0.113.0/24");
   EXPECT_EQ(policy.rules[2].action, Action::kDeny);
-  EXPECT_EQ(policy.rules[2].entry.origin.ToString(), "host.conf:1 IPAddressDeny=");
-  EXPECT_EQ(policy.rules[3].entry.token, "2001:db8:2::/48");
+  EXPECT_EQ(policy.rules[2].entry->origin.ToString(), "host.conf:1 IPAddressDeny=");
+  EXPECT_EQ(policy.rules[3].entry->token, "2001:db8:2::/48");
   for (const auto* family : {&policy.v4, &policy.v6}) {
     for (const TrieEntry& e : *family) {
       const Rule* rule = policy.FindRule(e.rule_id);
       ASSERT_NE(rule, nullptr);
-      EXPECT_EQ(rule->entry.prefix, e.prefix);
+      EXPECT_EQ(rule->entry->prefix, e.prefix);
       EXPECT_EQ(rule->action, e.action);
     }
   }
+}
+
+// Rules point into the lists' entries: changing or dropping the lists afterwards must not touch
+// them (under ASan a dangling rule is a use after free).
+TEST(CompileTest, RulesOutliveTheListsTheyPointInto) {
+  auto lists = std::make_unique<AccessLists>();
+  ASSERT_TRUE(lists->allow.Assign("198.51.100.0/24 2001:db8::/32", {.line = 3}).ok());
+  ASSERT_TRUE(lists->deny.Assign("any", {.line = 4}).ok());
+  const CompiledPolicy policy = Compile(*lists);
+  // Appending would move the entries were the policy not holding them: the list copies instead.
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(lists->allow.Assign("192.0.2.7", {.line = 9}).ok());
+  ASSERT_TRUE(lists->deny.Assign("", {.line = 10}).ok());
+  EXPECT_EQ(lists->allow.entries().size(), 102u);
+  lists.reset();
+  ASSERT_EQ(policy.rules.size(), 4u);
+  EXPECT_EQ(policy.rules[0].entry->token, "198.51.100.0/24");
+  EXPECT_EQ(policy.rules[1].entry->token, "2001:db8::/32");
+  EXPECT_EQ(policy.rules[1].entry->origin.line, 3);
+  EXPECT_EQ(policy.rules[2].entry->token, "any");
+  EXPECT_EQ(policy.rules[3].entry->origin.line, 4);
+  const Verdict v = Evaluate(policy, Address::V4(203, 0, 113, 1));
+  ASSERT_NE(v.rule, nullptr);
+  EXPECT_EQ(v.rule->entry->token, "any");
 }
 
 TEST(CompileTest, SingleListsOverloadMatchesSpan) {
@@ -440,7 +464,7 @@ TEST(EvaluateTest, FindsDenyAroundSeveralAllows) {
     Verdict v = Evaluate(policy, Addr(text));
     EXPECT_EQ(v.action, Action::kDeny) << text;
     ASSERT_NE(v.rule, nullptr);
-    EXPECT_EQ(v.rule->entry.token, "198.51.100.0/24");
+    EXPECT_EQ(v.rule->entry->token, "198.51.100.0/24");
   }
   EXPECT_EQ(Evaluate(policy, Addr("198.51.100.17")).action, Action::kAllow);
   EXPECT_EQ(Evaluate(policy, Addr("198.51.100.254")).action, Action::kAllow);
@@ -560,8 +584,8 @@ std::vector<std::string> CompiledTrie(const CompiledPolicy& policy, Family famil
     if (rule == nullptr) continue;
     EXPECT_EQ(rule->id, e.rule_id);
     EXPECT_EQ(rule->action, e.action);
-    EXPECT_EQ(rule->entry.prefix, e.prefix);
-    out.push_back(absl::StrCat(e.prefix.ToString(), " ", rule->entry.token,
+    EXPECT_EQ(rule->entry->prefix, e.prefix);
+    out.push_back(absl::StrCat(e.prefix.ToString(), " ", rule->entry->token,
                                e.action == Action::kAllow ? " allow" : " deny"));
   }
   return out;
@@ -602,7 +626,7 @@ TEST(EvaluateRandomTest, AgreesWithSystemdRule) {
       ASSERT_EQ(got.action, want) << "round " << round << " address " << address.ToString();
       if (got.rule != nullptr) {
         EXPECT_EQ(got.rule->action, got.action);
-        EXPECT_TRUE(got.rule->entry.prefix.Contains(address));
+        EXPECT_TRUE(got.rule->entry->prefix.Contains(address));
       }
       denied += want == Action::kDeny;
       matched_allow += got.rule != nullptr && got.action == Action::kAllow;
@@ -668,8 +692,8 @@ TEST(CompileTest, CopiesAreEqual) {
     EXPECT_EQ(p->v6, policy.v6);
     for (size_t i = 0; i < policy.rules.size(); i += 101) {
       EXPECT_EQ(p->rules[i].id, policy.rules[i].id);
-      EXPECT_EQ(p->rules[i].entry.token, policy.rules[i].entry.token);
-      EXPECT_EQ(p->rules[i].entry.origin, policy.rules[i].entry.origin);
+      EXPECT_EQ(p->rules[i].entry->token, policy.rules[i].entry->token);
+      EXPECT_EQ(p->rules[i].entry->origin, policy.rules[i].entry->origin);
     }
   }
   CompiledPolicy moved = std::move(copy);

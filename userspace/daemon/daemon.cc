@@ -249,7 +249,7 @@ nlohmann::json Daemon::Explain(const nlohmann::json& request) {
   const policy::Verdict v = policy::Evaluate(compiled ? *compiled : empty, *address);
   nlohmann::json verdict = {
       {"verdict", v.action == policy::Action::kAllow ? "allow" : "deny"},
-      {"rule", v.rule ? absl::StrCat(v.rule->entry.origin.ToString(), v.rule->entry.token)
+      {"rule", v.rule ? absl::StrCat(v.rule->entry->origin.ToString(), v.rule->entry->token)
                       : std::string()}};
   // The lists are the same in both directions (ingress checks the source, egress the destination);
   // only ingress is also tied to the gate's device.

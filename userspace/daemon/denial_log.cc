@@ -67,7 +67,7 @@ std::string DenialLog::Describe(const kernel::DenialEvent& e) const {
     rule = "no policy installed";
   } else if (it != scopes_.end()) {
     const policy::Rule* r = it->second.policy->FindRule(e.rule_id);
-    rule = r ? absl::StrCat(r->entry.origin.ToString(), r->entry.token) : "unknown rule";
+    rule = r ? absl::StrCat(r->entry->origin.ToString(), r->entry->token) : "unknown rule";
   }
   return absl::StrCat(
       who, ": denied ", e.direction == kernel::Direction::kIngress ? "ingress " : "egress ",

@@ -38,8 +38,8 @@ struct Entry {
 class AddressList {
  public:
   // Copies share the entries until one of them changes (copy on write): the daemon holds a
-  // gate's lists in its running configuration and in the gate's own record, and a list of a
-  // million entries takes some 96 MB.
+  // gate's lists in its running configuration and in the gate's own record, its compiled policy
+  // points into them, and a list of a million entries takes some 96 MB.
   AddressList() = default;
 
   // Applies one assignment's value (whitespace-separated tokens). An empty or all-blank value
@@ -49,6 +49,9 @@ class AddressList {
 
   // Every entry in assignment order, duplicates and covered prefixes included.
   const std::vector<Entry>& entries() const;
+  // The same entries, kept alive for as long as the caller holds them, however the list changes
+  // afterwards (a compiled policy's rules point into them); null when there are none.
+  std::shared_ptr<const std::vector<Entry>> SharedEntries() const { return entries_; }
   bool empty() const { return !entries_ || entries_->empty(); }
 
   // Room for `n` entries in all, for a caller that knows how many are coming (CountTokens()):

@@ -174,18 +174,6 @@ class KeptSeqs {
   std::vector<uint32_t> rank_before_;
 };
 
-// Converts to a Rule where the vector constructs it, so that the rule is neither zeroed first (as
-// emplace_back() would) nor moved from a temporary: a million of either shows.
-struct RuleMaker {
-  uint32_t id;
-  Action action;
-  const Entry& entry;
-
-  operator Rule() const {  // NOLINT(google-explicit-constructor)
-    return Rule{.id = id, .action = action, .entry = entry};
-  }
-};
-
 Prefix ToPrefix(const Key& key) {
   Prefix prefix;
   prefix.address.family = key.family;
@@ -205,6 +193,7 @@ CompiledPolicy& CompiledPolicy::operator=(const CompiledPolicy& other) {
   CopyWithHugePages(rules, other.rules);
   CopyWithHugePages(v4, other.v4);
   CopyWithHugePages(v6, other.v6);
+  sources = other.sources;  // the rules point into the same entries
   return *this;
 }
 
@@ -258,11 +247,13 @@ CompiledPolicy Compile(std::span<const AccessLists* const> scopes) {
   AdviseHugePages(policy.rules);
   seq = 0;
   for (const auto& [list, action] : lists) {
+    const size_t before = policy.rules.size();
     for (const Entry& entry : list->entries()) {
       if (!kept.Contains(seq++)) continue;
       const auto id = static_cast<uint32_t>(policy.rules.size() + 1);
-      policy.rules.emplace_back(RuleMaker{.id = id, .action = action, .entry = entry});
+      policy.rules.push_back(Rule{.id = id, .action = action, .entry = &entry});
     }
+    if (policy.rules.size() > before) policy.sources.push_back(list->SharedEntries());
   }
 
   size_t v4_count = 0;

@@ -19,10 +19,14 @@ enum class Action : uint8_t { kAllow = 1, kDeny = 2 };
 // Rule ids start at 1; 0 means "no entry matched". They index CompiledPolicy::rules (id - 1).
 inline constexpr uint32_t kNoRule = 0;
 
+// A kept entry of the lists a policy was compiled from. It points at the entry instead of copying
+// it (16 bytes instead of 104, about 90 MB less for a policy of a million prefixes); the policy
+// holds the lists' entries (CompiledPolicy::sources), so the pointer stays valid however the lists
+// change or go away.
 struct Rule {
   uint32_t id = kNoRule;
   Action action = Action::kAllow;
-  Entry entry;
+  const Entry* entry = nullptr;  // never null in a compiled policy
 };
 
 // One LPM-trie entry. The longest match among these is systemd's verdict.
@@ -43,6 +47,8 @@ struct CompiledPolicy {
   CompiledPolicy& operator=(CompiledPolicy&&) noexcept = default;
 
   std::vector<Rule> rules;  // every kept entry, rules[id - 1]
+  // The entries of every list a rule points into.
+  std::vector<std::shared_ptr<const std::vector<Entry>>> sources;
   // Sorted by address then length (the order batch loading into an LPM trie is fastest in).
   // Covered prefixes of the same list are dropped, and every deny prefix covered by an allow
   // prefix is dropped (allow wins on equal prefixes), so the longest match decides.

@@ -233,7 +233,7 @@ std::vector<LintFinding> LintHostLists(const AccessLists& host) {
   for (const char* text : {"127.0.0.1", "::1"}) {
     const Verdict verdict = Evaluate(policy, *Address::Parse(text));
     if (verdict.action != Action::kDeny || verdict.rule == nullptr) continue;
-    const Entry& entry = verdict.rule->entry;
+    const Entry& entry = *verdict.rule->entry;
     auto it = std::find_if(denials.begin(), denials.end(), [&entry](const auto& d) {
       return d.first->token == entry.token && SameOrigin(d.first->origin, entry.origin);
     });

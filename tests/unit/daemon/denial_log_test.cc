@@ -25,15 +25,15 @@ constexpr uint32_t kWebService = 3;
 constexpr uint32_t kDbSocket = 4;
 
 policy::SharedPolicy DenyAnyAt(const std::string& file, int line) {
+  policy::Entry entry;
+  entry.prefix = policy::Prefix::Make(policy::Address::V4(0, 0, 0, 0), 0);
+  entry.token = "any";
+  entry.origin = {.file = file, .line = line, .key = "IPAddressDeny"};
+  auto source = std::make_shared<const std::vector<policy::Entry>>(1, entry);
   policy::CompiledPolicy p;
-  policy::Rule rule;
-  rule.id = 1;
-  rule.action = policy::Action::kDeny;
-  rule.entry.prefix = policy::Prefix::Make(policy::Address::V4(0, 0, 0, 0), 0);
-  rule.entry.token = "any";
-  rule.entry.origin = {.file = file, .line = line, .key = "IPAddressDeny"};
-  p.rules.push_back(rule);
-  return std::make_shared<const policy::CompiledPolicy>(std::move(p));
+  p.rules.push_back({.id = 1, .action = policy::Action::kDeny, .entry = source->data()});
+  p.sources.push_back(std::move(source));
+  return policy::Share(std::move(p));
 }
 
 kernel::DenialEvent Event(uint32_t scope, policy::Address peer, uint16_t peer_port = 40312,
