@@ -121,8 +121,17 @@ absl::Status Daemon::Setup() {
   denials_ = std::make_unique<DenialLog>(Log);
   GK_RETURN_IF_ERROR(
       ApplyHostLists(config_.host.lists, policy::Share(policy::Compile(config_.host.lists))));
+  // Every gate's scopes are built at once first: see Engine::PrepareScopes.
+  std::vector<GateScopes> plans;
+  std::vector<kernel::Engine::ScopeRequest> requests;
   for (const config::GateConfig& gate : config_.gates) {
-    GK_RETURN_IF_ERROR(StartGate(gate, NextScopeId()));
+    GateScopes& plan = plans.emplace_back(PlanGateScopes(gate, NextScopeId()));
+    requests.push_back({plan.socket, plan.socket_policy});
+    if (plan.service) requests.push_back({*plan.service, plan.service_policy});
+  }
+  engine_->PrepareScopes(requests);
+  for (size_t i = 0; i < config_.gates.size(); ++i) {
+    GK_RETURN_IF_ERROR(StartGate(config_.gates[i], std::move(plans[i])));
   }
   GK_RETURN_IF_ERROR(RemoveUnconfiguredGates());
   GK_ASSIGN_OR_RETURN(EventSource events_source, denials_->Attach(*loop_, engine_->events_fd()));
@@ -179,37 +188,50 @@ std::unique_ptr<ServiceSupervisor> Daemon::MakeSupervisor(const config::GateConf
                                              *loop_, Log);
 }
 
-absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {
-  GateRuntime rt;
-  rt.config = gate;
-  rt.id = id;
+GateScopes Daemon::PlanGateScopes(const config::GateConfig& gate, uint32_t id) const {
+  GateScopes plan;
+  plan.id = id;
   const policy::AccessLists* socket_lists[] = {&config_.host.lists, &gate.socket.lists};
-  rt.socket_policy = policy::Share(policy::Compile(socket_lists));
-  kernel::ScopeSpec socket_scope;
-  socket_scope.name = gate.name + ".socket";
-  socket_scope.id = id;
-  socket_scope.cgroup_path = layout_.socket(gate.name);
+  plan.socket_policy = policy::Share(policy::Compile(socket_lists));
+  plan.socket.name = gate.name + ".socket";
+  plan.socket.id = id;
+  plan.socket.cgroup_path = layout_.socket(gate.name);
   // Bound to "no device" until the device shows up: nothing gets in before.
-  if (!gate.socket.bind_to_device.empty()) socket_scope.bound_ifindex = 0;
-  GK_RETURN_IF_ERROR(EnsureScope(socket_scope, *rt.socket_policy));
-  denials_->AddScope(id, gate.name, "socket", rt.socket_policy);
-
+  if (!gate.socket.bind_to_device.empty()) plan.socket.bound_ifindex = 0;
   if (gate.service) {
     const policy::AccessLists* service_lists[] = {&config_.host.lists, &gate.service->lists};
-    rt.service_policy = policy::Share(policy::Compile(service_lists));
-    kernel::ScopeSpec service_scope;
-    service_scope.name = gate.name + ".service";
-    service_scope.id = id + 1;
-    service_scope.cgroup_path = layout_.service(gate.name);
-    GK_RETURN_IF_ERROR(EnsureScope(service_scope, *rt.service_policy));
-    denials_->AddScope(id + 1, gate.name, "service", rt.service_policy);
+    plan.service_policy = policy::Share(policy::Compile(service_lists));
+    kernel::ScopeSpec& service = plan.service.emplace();
+    service.name = gate.name + ".service";
+    service.id = id + 1;
+    service.cgroup_path = layout_.service(gate.name);
+  }
+  return plan;
+}
+
+absl::Status Daemon::StartGate(const config::GateConfig& gate, uint32_t id) {
+  return StartGate(gate, PlanGateScopes(gate, id));
+}
+
+absl::Status Daemon::StartGate(const config::GateConfig& gate, GateScopes scopes) {
+  GateRuntime rt;
+  rt.config = gate;
+  rt.id = scopes.id;
+  rt.socket_policy = scopes.socket_policy;
+  GK_RETURN_IF_ERROR(EnsureScope(scopes.socket, *rt.socket_policy));
+  denials_->AddScope(rt.id, gate.name, "socket", rt.socket_policy);
+
+  if (scopes.service) {
+    rt.service_policy = scopes.service_policy;
+    GK_RETURN_IF_ERROR(EnsureScope(*scopes.service, *rt.service_policy));
+    denials_->AddScope(rt.id + 1, gate.name, "service", rt.service_policy);
     rt.service = MakeSupervisor(gate);
   }
   GateSpec spec{.name = gate.name,
                 .listens = gate.socket.listen,
                 .options = OptionsFor(gate.socket),
-                .socket_cgroup = socket_scope.cgroup_path,
-                .socket_scope = socket_scope.name};
+                .socket_cgroup = scopes.socket.cgroup_path,
+                .socket_scope = scopes.socket.name};
   rt.gate = std::make_unique<Gate>(std::move(spec), *system_, Log);
   gates_.insert_or_assign(gate.name, std::move(rt));
   return absl::OkStatus();
@@ -431,6 +453,9 @@ absl::Status Daemon::Run() {
 }
 
 absl::Status RunDaemon(const DaemonOptions& options) {
+  // One malloc arena: the threads that build scopes and write slots mostly wait on the kernel,
+  // and an arena of their own each would stay resident (0.8 MiB with 100 gates).
+  ::mallopt(M_ARENA_MAX, 1);
   Daemon daemon(options);
   GK_RETURN_IF_ERROR(daemon.Setup());
   return daemon.Run();

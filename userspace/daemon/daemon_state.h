@@ -45,6 +45,15 @@ struct GateRuntime {
   bool service_started = false;
 };
 
+// The scopes a gate needs (its socket's, and its service's if it has one), policies compiled.
+struct GateScopes {
+  uint32_t id = 0;
+  kernel::ScopeSpec socket;
+  policy::SharedPolicy socket_policy;
+  std::optional<kernel::ScopeSpec> service;
+  policy::SharedPolicy service_policy;
+};
+
 class Daemon {
  public:
   explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
@@ -55,7 +64,9 @@ class Daemon {
   // daemon.cc
   absl::StatusOr<config::Config> LoadConfig(std::vector<std::string>* errors) const;
   absl::Status EnsureScope(const kernel::ScopeSpec& spec, const policy::CompiledPolicy& policy);
+  GateScopes PlanGateScopes(const config::GateConfig& gate, uint32_t id) const;
   absl::Status StartGate(const config::GateConfig& gate, uint32_t id);
+  absl::Status StartGate(const config::GateConfig& gate, GateScopes scopes);
   std::unique_ptr<ServiceSupervisor> MakeSupervisor(const config::GateConfig& gate);
   void ReconcileAll();
   ControlReply HandleControl(const nlohmann::json& request);

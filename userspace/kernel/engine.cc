@@ -2,10 +2,16 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -59,30 +65,97 @@ std::string Engine::ScopePinDir(const std::string& name) const {
   return absl::StrCat(pin_dir_, "/scopes/", escaped);
 }
 
-absl::StatusOr<Scope*> Engine::AttachScope(const ScopeSpec& spec,
-                                           const policy::CompiledPolicy& policy) {
-  if (spec.name.empty() || spec.name.find('/') != std::string::npos || spec.name[0] == '.') {
-    return absl::InvalidArgumentError(absl::StrCat("invalid scope name \"", spec.name, "\""));
-  }
-  if (scopes_.contains(spec.name)) {
-    return absl::AlreadyExistsError(absl::StrCat("scope ", spec.name, " is already attached"));
-  }
+namespace {
+
+bool ValidScopeName(const std::string& name) {
+  return !name.empty() && name.find('/') == std::string::npos && name[0] != '.';
+}
+
+bool SameSpec(const ScopeSpec& a, const ScopeSpec& b) {
+  return a.name == b.name && a.id == b.id && a.cgroup_path == b.cgroup_path && a.host == b.host &&
+         a.gates_cgroup_path == b.gates_cgroup_path && a.bound_ifindex == b.bound_ifindex &&
+         a.events.burst == b.events.burst && a.events.interval == b.events.interval &&
+         a.allow_cache_min_prefixes == b.allow_cache_min_prefixes;
+}
+
+// Enough threads that the grace periods of many scopes overlap; each mostly waits.
+constexpr size_t kMaxPrepareThreads = 16;
+
+}  // namespace
+
+absl::StatusOr<Scope> Engine::BuildScope(const ScopeSpec& spec,
+                                         const policy::CompiledPolicy& policy) const {
   const std::string dir = ScopePinDir(spec.name);
   std::error_code ec;
   if (std::filesystem::exists(dir, ec)) {
     absl::StatusOr<Scope> adopted = Scope::Adopt(spec, cgroup2_mount_, dir);
     if (adopted.ok()) {
       GK_RETURN_IF_ERROR(adopted->ReplacePolicy(policy));
-      Scope* scope = &scopes_.insert_or_assign(spec.name, *std::move(adopted)).first->second;
-      WarnAboutForeignPrograms(*scope);
-      return scope;
+      return adopted;
     }
     if (!absl::IsNotFound(adopted.status())) return adopted.status();
     // Detached or half-written pins filter nothing any more: replace them.
     GK_RETURN_IF_ERROR(RemovePinTree(dir));
   }
-  GK_ASSIGN_OR_RETURN(Scope scope, Scope::Create(spec, policy, events_.get(), cgroup2_mount_, dir));
-  Scope* attached = &scopes_.insert_or_assign(spec.name, std::move(scope)).first->second;
+  return Scope::Create(spec, policy, events_.get(), cgroup2_mount_, dir);
+}
+
+void Engine::PrepareScopes(std::span<const ScopeRequest> requests) {
+  std::vector<const ScopeRequest*> todo;
+  std::set<std::string> names;
+  for (const ScopeRequest& r : requests) {
+    if (r.policy == nullptr || !ValidScopeName(r.spec.name) || scopes_.contains(r.spec.name) ||
+        prepared_.contains(r.spec.name) || !names.insert(r.spec.name).second) {
+      continue;
+    }
+    todo.push_back(&r);
+  }
+  std::vector<std::optional<absl::StatusOr<Scope>>> built(todo.size());
+  std::atomic<size_t> next = 0;
+  auto work = [&] {
+    for (size_t i = next++; i < todo.size(); i = next++) {
+      built[i].emplace(BuildScope(todo[i]->spec, *todo[i]->policy));
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (size_t t = 1; t < std::min(todo.size(), kMaxPrepareThreads); ++t) {
+      try {
+        threads.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;  // fewer threads: the waits overlap less, nothing is lost
+      }
+    }
+    work();
+  }  // joins
+  for (size_t i = 0; i < todo.size(); ++i) {
+    prepared_.insert_or_assign(
+        todo[i]->spec.name,
+        Prepared{.spec = todo[i]->spec, .policy = todo[i]->policy, .scope = *std::move(built[i])});
+  }
+}
+
+absl::StatusOr<Scope*> Engine::AttachScope(const ScopeSpec& spec,
+                                           const policy::CompiledPolicy& policy) {
+  if (!ValidScopeName(spec.name)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid scope name \"", spec.name, "\""));
+  }
+  if (scopes_.contains(spec.name)) {
+    return absl::AlreadyExistsError(absl::StrCat("scope ", spec.name, " is already attached"));
+  }
+  std::optional<absl::StatusOr<Scope>> scope;
+  if (auto it = prepared_.find(spec.name); it != prepared_.end()) {
+    Prepared prepared = std::move(it->second);
+    prepared_.erase(it);
+    // Prepared for another spec or policy: its pins, if any, are adopted below like a previous
+    // daemon's and the policy asked for now is swapped in.
+    if (prepared.policy.get() == &policy && SameSpec(prepared.spec, spec)) {
+      scope = std::move(prepared.scope);
+    }
+  }
+  if (!scope) scope = BuildScope(spec, policy);
+  if (!scope->ok()) return scope->status();
+  Scope* attached = &scopes_.insert_or_assign(spec.name, **std::move(scope)).first->second;
   WarnAboutForeignPrograms(*attached);
   return attached;
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "absl/status/status.h"
@@ -38,6 +39,19 @@ class Engine {
   // still attached to another cgroup (the directory was re-created) are an error: sockets of the
   // old cgroup may still depend on them.
   absl::StatusOr<Scope*> AttachScope(const ScopeSpec& spec, const policy::CompiledPolicy& policy);
+
+  struct ScopeRequest {
+    ScopeSpec spec;
+    policy::SharedPolicy policy;
+  };
+  // Builds the scopes of `requests` at once, as AttachScope would (created, or adopted with the
+  // policy swapped in), for AttachScope to take when it is later called with the same spec and
+  // the same policy object. Why: a scope's policy goes in through map-in-map writes, and the
+  // kernel ends each with an RCU grace period (10-20 ms here), so scopes built one after the
+  // other made the start of 100 gates wait 4 s. A build's error is kept and returned by that
+  // AttachScope call, where it would have come without preparing. Requests for names that are
+  // attached, invalid or requested twice are left to AttachScope.
+  void PrepareScopes(std::span<const ScopeRequest> requests);
   Scope* FindScope(const std::string& name);
   // Programs that act on the scope's sockets and belong to none of this engine's scopes: they can
   // drop its traffic whatever its lists say (e.g. systemd's own IPAddressDeny= on a slice).
@@ -70,6 +84,10 @@ class Engine {
  private:
   Engine() = default;
   std::string ScopePinDir(const std::string& name) const;
+  // AttachScope's work short of registering the scope; touches nothing of the engine's, so
+  // PrepareScopes runs it from several threads.
+  absl::StatusOr<Scope> BuildScope(const ScopeSpec& spec,
+                                   const policy::CompiledPolicy& policy) const;
   void WarnAboutForeignPrograms(const Scope& scope) const;
 
   std::function<void(const std::string&)> warn_;
@@ -78,6 +96,12 @@ class Engine {
   std::string cgroup2_mount_;
   common::UniqueFd events_;
   std::map<std::string, Scope> scopes_;
+  struct Prepared {
+    ScopeSpec spec;
+    policy::SharedPolicy policy;
+    absl::StatusOr<Scope> scope;
+  };
+  std::map<std::string, Prepared> prepared_;  // by scope name, until AttachScope takes it
 };
 
 }  // namespace gatekeeper::kernel

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -139,13 +140,21 @@ absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::Compile
   scope.pin_dir_ = pin_dir;
   scope.cgroup_id_ = cgroup.id();
 
-  GateSkeleton skel(gate__open());
-  if (!skel) return ErrnoStatus(errno, absl::StrCat("scope ", spec.name, ": open BPF object"));
-  if (int err = bpf_map__reuse_fd(skel->maps.events, events_fd); err != 0) {
-    return ErrnoStatus(err, absl::StrCat("scope ", spec.name, ": share the event ring buffer"));
-  }
-  if (int err = gate__load(skel.get()); err != 0) {
-    return ErrnoStatus(err, absl::StrCat("scope ", spec.name, ": load BPF programs"));
+  GateSkeleton skel;
+  {
+    // libbpf fills process-wide caches (kernel feature probes) without a lock, and
+    // Engine::PrepareScopes creates scopes from several threads: loads go one at a time. The
+    // verifier's work is CPU time anyway; what those threads overlap is waiting.
+    static std::mutex load_mutex;
+    std::lock_guard<std::mutex> lock(load_mutex);
+    skel.reset(gate__open());
+    if (!skel) return ErrnoStatus(errno, absl::StrCat("scope ", spec.name, ": open BPF object"));
+    if (int err = bpf_map__reuse_fd(skel->maps.events, events_fd); err != 0) {
+      return ErrnoStatus(err, absl::StrCat("scope ", spec.name, ": share the event ring buffer"));
+    }
+    if (int err = gate__load(skel.get()); err != 0) {
+      return ErrnoStatus(err, absl::StrCat("scope ", spec.name, ": load BPF programs"));
+    }
   }
   GK_ASSIGN_OR_RETURN(scope.policy_v4_, Dup(bpf_map__fd(skel->maps.policy_v4), "policy_v4"));
   GK_ASSIGN_OR_RETURN(scope.policy_v6_, Dup(bpf_map__fd(skel->maps.policy_v6), "policy_v6"));

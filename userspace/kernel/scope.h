@@ -79,6 +79,8 @@ class Scope {
   const std::string& name() const { return spec_.name; }
   const ScopeSpec& spec() const { return spec_; }
   uint64_t cgroup_id() const { return cgroup_id_; }
+  // The generation of the policy in place: CLOCK_BOOTTIME nanoseconds when it was issued.
+  uint64_t policy_generation() const { return policy_generation_; }
 
   // Builds the new tries fully, then swaps each family's trie in with one outer-map slot update:
   // every packet is judged by the old policy or the new one, never by none or both. Then the new
