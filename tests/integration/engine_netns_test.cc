@@ -271,7 +271,7 @@ TEST_F(EngineNetnsTest, PinsKeepFilteringAfterTheEngineIsGoneAndAreAdopted) {
   const kernel::ScopeSpec spec = Spec("keep.socket");
   auto scope = engine_->AttachScope(spec, Policy("192.0.2.2", "any"));
   ASSERT_TRUE(scope.ok()) << scope.status();
-  const std::vector<uint32_t> ids = *(*scope)->ProgramIds();
+  const std::vector<uint32_t> ids = (*scope)->ProgramIds();
   UniqueFd listener = ListenIn(spec.cgroup_path, kServerV4, SOCK_STREAM);
   EchoServer echo(listener.get());
   const uint16_t port = LocalPort(listener.get());
@@ -288,7 +288,7 @@ TEST_F(EngineNetnsTest, PinsKeepFilteringAfterTheEngineIsGoneAndAreAdopted) {
   engine_ = *std::move(engine);
   auto adopted = engine_->AttachScope(spec, Policy("192.0.2.2 192.0.2.3", "any"));
   ASSERT_TRUE(adopted.ok()) << adopted.status();
-  EXPECT_EQ(*(*adopted)->ProgramIds(), ids);  // the same links, not a second pair
+  EXPECT_EQ((*adopted)->ProgramIds(), ids);  // the same links, not a second pair
   UniqueFd now_ok = StartConnect(*cli_, kDeniedV4, kServerV4, port);
   EXPECT_TRUE(WaitConnected(now_ok.get(), kIo));
   auto programs = kernel::EffectivePrograms(spec.cgroup_path);

@@ -82,7 +82,7 @@ TEST_F(PrepareScopesTest, PreparedScopesFilterWithTheirOwnPolicyAndAreTakenNotRe
   for (size_t i = 0; i < requests.size(); ++i) {
     auto scope = engine_->AttachScope(requests[i].spec, *requests[i].policy);
     ASSERT_TRUE(scope.ok()) << scope.status();
-    std::vector<uint32_t> ids = *(*scope)->ProgramIds();
+    std::vector<uint32_t> ids = (*scope)->ProgramIds();
     std::sort(ids.begin(), ids.end());
     EXPECT_EQ(ids, prepared_ids[i]) << requests[i].spec.name;
     // Taken as prepared: adopting the pins again would have swapped in a policy of a newer
@@ -113,7 +113,7 @@ TEST_F(PrepareScopesTest, AttachWithAnotherPolicyAdoptsThePreparedScopeAndSwapsI
   const policy::CompiledPolicy other = Policy(kDeniedV4, "any");
   auto scope = engine_->AttachScope(spec, other);
   ASSERT_TRUE(scope.ok()) << scope.status();
-  std::vector<uint32_t> ids = *(*scope)->ProgramIds();
+  std::vector<uint32_t> ids = (*scope)->ProgramIds();
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, prepared);                               // its links, adopted, not a second pair
   EXPECT_GT((*scope)->policy_generation(), prepared_by);  // the other policy, swapped in

@@ -182,7 +182,7 @@ void Engine::WarnAboutForeignPrograms(const Scope& scope) const {
 absl::StatusOr<std::vector<uint32_t>> Engine::OwnProgramIds() const {
   std::vector<uint32_t> own;
   for (const auto& [name, s] : scopes_) {
-    GK_ASSIGN_OR_RETURN(std::vector<uint32_t> ids, s.ProgramIds());
+    const std::vector<uint32_t> ids = s.ProgramIds();
     own.insert(own.end(), ids.begin(), ids.end());
   }
   return own;

@@ -186,6 +186,7 @@ absl::StatusOr<Scope> Scope::Create(const ScopeSpec& spec, const policy::Compile
     }
   }
 
+  GK_RETURN_IF_ERROR(scope.ReadProgramIds());
   std::filesystem::create_directories(pin_dir, ec);
   if (ec) return ErrnoStatus(ec.value(), absl::StrCat("create BPF pin directory ", pin_dir));
   for (const auto& [name, fd] : scope.Pinned()) {
@@ -241,6 +242,7 @@ absl::StatusOr<Scope> Scope::Adopt(const ScopeSpec& spec, const std::string& cgr
                                    PinPath(pin_dir, kIngressPin)));
   GK_RETURN_IF_ERROR(CheckAttached(scope.egress_link_.get(), cgroup, BPF_CGROUP_INET_EGRESS,
                                    PinPath(pin_dir, kEgressPin)));
+  GK_RETURN_IF_ERROR(scope.ReadProgramIds());
   GK_ASSIGN_OR_RETURN(scope.policy_v4_, OpenPin(pin_dir, kPolicyV4Pin));
   GK_ASSIGN_OR_RETURN(scope.policy_v6_, OpenPin(pin_dir, kPolicyV6Pin));
   GK_ASSIGN_OR_RETURN(scope.allow_cache_v4_, OpenPin(pin_dir, kAllowCacheV4Pin));
@@ -388,13 +390,13 @@ absl::StatusOr<ScopeStats> Scope::ReadStats() const {
   return out;
 }
 
-absl::StatusOr<std::vector<uint32_t>> Scope::ProgramIds() const {
-  std::vector<uint32_t> ids;
-  for (int fd : {ingress_link_.get(), egress_link_.get()}) {
-    GK_ASSIGN_OR_RETURN(bpf_link_info info, LinkInfo(fd));
-    ids.push_back(info.prog_id);
+absl::Status Scope::ReadProgramIds() {
+  for (int i = 0; i < 2; ++i) {
+    GK_ASSIGN_OR_RETURN(bpf_link_info info,
+                        LinkInfo(i == 0 ? ingress_link_.get() : egress_link_.get()));
+    program_ids_[i] = info.prog_id;
   }
-  return ids;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<UniqueFd> Scope::ProgramFd(Direction direction) const {

@@ -94,7 +94,9 @@ class Scope {
   // its pins a scope's links die with the daemon, and a crash would then fail open.
   absl::StatusOr<std::vector<std::string>> RepairPins() const;
   // Ids of this scope's two programs, to tell ours from foreign ones on a cgroup path.
-  absl::StatusOr<std::vector<uint32_t>> ProgramIds() const;
+  // Read once from the links when the scope is made (a link's program never changes): the
+  // engine asks for every scope's ids each time it attaches one.
+  std::vector<uint32_t> ProgramIds() const { return {program_ids_[0], program_ids_[1]}; }
   // A new fd of the program behind a link (for BPF_PROG_TEST_RUN).
   absl::StatusOr<common::UniqueFd> ProgramFd(Direction direction) const;
 
@@ -125,6 +127,8 @@ class Scope {
   common::UniqueFd stats_;
   // The generation of the policy in place (gk_config.policy_generation); 0 before the first.
   uint64_t policy_generation_ = 0;
+  std::array<uint32_t, 2> program_ids_{};  // ingress, egress
+  absl::Status ReadProgramIds();
   bool allow_cache_ = false;  // GK_CFG_ALLOW_CACHE, as in the config map
 };
 
