@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +70,53 @@ TEST_F(ReloadTest, NewlyDeniedPeerIsResetAtOnce) {
   // And the client is denied from now on: its SYN is dropped.
   common::UniqueFd again = StartConnect(*cli_, kClient, kServer, 8080);
   EXPECT_FALSE(WaitConnected(again.get(), milliseconds(300)));
+}
+
+// A change of the host lists changes every gate, and the gates' swaps go at once: each gate must
+// end up with its own lists merged with the new host lists. Gates that allow the client
+// themselves keep it; the others reset its connection and drop its new ones.
+TEST_F(ReloadTest, HostListChangeReachesEveryGateWithItsOwnLists) {
+  if (!srv_) return;
+  constexpr int kGates = 6;
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < kGates; ++i) {
+    const std::string own = i % 2 == 1 ? absl::StrCat("IPAddressAllow=", kClient, "\n") : "";
+    files[absl::StrCat("g", i, ".gate")] = GateText(static_cast<uint16_t>(8100 + i), own);
+  }
+  StartDaemon(files);
+  std::vector<common::UniqueFd> conns;
+  for (int i = 0; i < kGates; ++i) {
+    ASSERT_TRUE(daemon_->WaitGateState(absl::StrCat("g", i), "listening"));
+    conns.push_back(Connect(static_cast<uint16_t>(8100 + i)));
+    ASSERT_TRUE(absl::StartsWith(Ask(conns.back().get()), absl::StrCat("g", i, " ")))
+        << daemon_->Log();
+  }
+
+  daemon_->WriteConfig("gatekeeper.conf", absl::StrCat("[Host]\nIPAddressDeny=", kClient, "\n"));
+  nlohmann::json reply = Reload();
+  ASSERT_FALSE(reply.contains("error")) << reply.dump();
+  for (int i = 0; i < kGates; ++i) {
+    SCOPED_TRACE(absl::StrCat("gate g", i));
+    const auto port = static_cast<uint16_t>(8100 + i);
+    if (i % 2 == 1) {
+      EXPECT_TRUE(absl::StartsWith(Ask(conns[i].get()), absl::StrCat("g", i, " ")));
+      common::UniqueFd again = StartConnect(*cli_, kClient, kServer, port);
+      EXPECT_TRUE(WaitConnected(again.get(), kIo));
+    } else {
+      EXPECT_EQ(RecvError(conns[i].get(), milliseconds(2000)), ECONNRESET);
+      common::UniqueFd again = StartConnect(*cli_, kClient, kServer, port);
+      EXPECT_FALSE(WaitConnected(again.get(), milliseconds(300)));
+    }
+  }
+
+  daemon_->WriteConfig("gatekeeper.conf", "");
+  reply = Reload();
+  ASSERT_FALSE(reply.contains("error")) << reply.dump();
+  for (int i = 0; i < kGates; ++i) {
+    common::UniqueFd again = Connect(static_cast<uint16_t>(8100 + i));
+    EXPECT_TRUE(absl::StartsWith(Ask(again.get()), absl::StrCat("g", i, " "))) << "gate g" << i;
+  }
+  EXPECT_EQ(daemon_->Stop(), 0);
 }
 
 TEST_F(ReloadTest, HundredReloadsUnderLoadFailNoAllowedConnection) {

@@ -83,10 +83,17 @@ class Daemon {
   // Puts `policy` (compiled from `lists`) in place for the host scope, or removes the scope
   // when the lists are empty.
   absl::Status ApplyHostLists(const policy::AccessLists& lists, const policy::SharedPolicy& policy);
-  // Swaps in the gate's new policies (compiled from `next` merged with the host lists).
+  // What a gate's policy swaps gave when they were done ahead, all gates at once (unset: not
+  // done ahead).
+  struct SwapsDone {
+    std::optional<absl::Status> socket;
+    std::optional<absl::Status> service;
+  };
+  // Swaps in the gate's new policies (compiled from `next` merged with the host lists), or takes
+  // the outcome of swaps already done.
   absl::Status SwapPolicies(GateRuntime& rt, const config::GateConfig& next,
-                            policy::SharedPolicy socket_policy,
-                            policy::SharedPolicy service_policy);
+                            policy::SharedPolicy socket_policy, policy::SharedPolicy service_policy,
+                            const SwapsDone& done);
   // Ends the established TCP connections of the gate whose peer the new policy denies and the
   // old one allowed.
   void EndNewlyDeniedConnections(const std::string& gate, const std::string& scope,

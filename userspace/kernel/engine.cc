@@ -3,19 +3,17 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <set>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/errno_status.h"
+#include "common/run_at_once.h"
 #include "common/status_macros.h"
 #include "gate_abi.h"
 #include "kernel/bpffs.h"
@@ -78,9 +76,6 @@ bool SameSpec(const ScopeSpec& a, const ScopeSpec& b) {
          a.allow_cache_min_prefixes == b.allow_cache_min_prefixes;
 }
 
-// Enough threads that the grace periods of many scopes overlap; each mostly waits.
-constexpr size_t kMaxPrepareThreads = 16;
-
 }  // namespace
 
 absl::StatusOr<Scope> Engine::BuildScope(const ScopeSpec& spec,
@@ -111,23 +106,9 @@ void Engine::PrepareScopes(std::span<const ScopeRequest> requests) {
     todo.push_back(&r);
   }
   std::vector<std::optional<absl::StatusOr<Scope>>> built(todo.size());
-  std::atomic<size_t> next = 0;
-  auto work = [&] {
-    for (size_t i = next++; i < todo.size(); i = next++) {
-      built[i].emplace(BuildScope(todo[i]->spec, *todo[i]->policy));
-    }
-  };
-  {
-    std::vector<std::jthread> threads;
-    for (size_t t = 1; t < std::min(todo.size(), kMaxPrepareThreads); ++t) {
-      try {
-        threads.emplace_back(work);
-      } catch (const std::system_error&) {
-        break;  // fewer threads: the waits overlap less, nothing is lost
-      }
-    }
-    work();
-  }  // joins
+  common::RunAtOnce(todo.size(), common::kWaitingThreads, [&](size_t i) {
+    built[i].emplace(BuildScope(todo[i]->spec, *todo[i]->policy));
+  });
   for (size_t i = 0; i < todo.size(); ++i) {
     prepared_.insert_or_assign(
         todo[i]->spec.name,

@@ -4,8 +4,8 @@
 #include <linux/types.h>
 
 #include <cerrno>
-#include <system_error>
-#include <thread>
+
+#include "common/run_at_once.h"
 
 namespace gatekeeper::kernel {
 
@@ -20,19 +20,8 @@ int WriteSlot(const SlotWrite& w) {
 
 std::vector<int> WriteSlotsTogether(std::span<const SlotWrite> writes) {
   std::vector<int> result(writes.size(), 0);
-  if (writes.empty()) return result;
-  {
-    std::vector<std::jthread> others;
-    others.reserve(writes.size() - 1);
-    for (size_t i = 1; i < writes.size(); ++i) {
-      try {
-        others.emplace_back([&result, &writes, i] { result[i] = WriteSlot(writes[i]); });
-      } catch (const std::system_error&) {
-        result[i] = WriteSlot(writes[i]);  // no thread to be had: one wait more, nothing lost
-      }
-    }
-    result[0] = WriteSlot(writes[0]);
-  }  // joins
+  common::RunAtOnce(writes.size(), writes.size(),
+                    [&](size_t i) { result[i] = WriteSlot(writes[i]); });
   return result;
 }
 
